@@ -1,0 +1,176 @@
+"""The `jepa` command line. Heavy imports (torch) happen inside commands, so --help is instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jepa_framework.errors import JepaError
+
+#: the prototype's flags, kept as shorthands for recipe overrides
+LEGACY_FLAGS = {
+    "mode": "data.dataset.name",
+    "size": "data.dataset.size",
+    "image_size": "data.dataset.image_size",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "history_length": "data.history",
+    "workers": "train.threads",
+    "seed": "seed",
+}
+
+
+def _recipe_and_overrides(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """Positional recipe and overrides, plus the prototype's flags turned into overrides."""
+    positional = list(args.items)
+    recipe = positional.pop(0) if positional and "=" not in positional[0] else None
+    overrides = []
+    for flag, key in LEGACY_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if flag == "mode" and recipe is None:
+            recipe = value  # `--mode pendulum` alone runs the built-in recipe of that mode
+            continue
+        overrides.append(f"{key}={value}")
+    if recipe is None:
+        raise JepaError(
+            "no recipe given. Name a recipe file or a built-in recipe "
+            "(`jepa run circle`), or use --mode; `jepa list recipes` shows the built-ins."
+        )
+    return recipe, overrides + positional
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from jepa_framework.plugins import host
+    from jepa_framework.recipe import load_recipe
+    from jepa_framework.runner import run_recipe
+
+    if args.resume is not None:
+        if args.items:
+            raise JepaError(
+                "--resume continues a run exactly as it was configured; it takes no recipe or "
+                "overrides. Drop them, or start a new run."
+            )
+        run_dir = Path(args.resume)
+        recipe, _ = load_recipe(str(run_dir / "config.yaml"))
+        print(f"run finished: {run_recipe(recipe, host(), resume_dir=run_dir)}")
+        return 0
+    recipe_name, overrides = _recipe_and_overrides(args)
+    recipe, _ = load_recipe(recipe_name, overrides)
+    run_dir = run_recipe(recipe, host())
+    print(f"run finished: {run_dir}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from jepa_framework.recipe import dump_recipe, load_recipe
+
+    recipe_name, overrides = _recipe_and_overrides(args)
+    recipe, _ = load_recipe(recipe_name, overrides)
+    print(dump_recipe(recipe), end="")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from jepa_framework.plugins import host
+    from jepa_framework.registry import KINDS
+
+    h = host()
+    kinds = [args.kind] if args.kind else [*KINDS, "recipes"]
+    for kind in kinds:
+        if kind == "recipes":
+            print("recipes:")
+            for name, path in sorted(h.recipes.items()):
+                print(f"  {name:<18} [{h.recipe_providers[name]}] {path}")
+            continue
+        registry = h.registry(kind)
+        print(f"{kind}:")
+        for component in registry:
+            print(f"  {component.name:<18} [{component.plugin}] {component.doc}")
+            for key, default in component.param_defaults().items():
+                print(f"      {key} = {default!r}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from jepa_framework.plugins import host
+
+    for info in host().info.values():
+        status = "disabled" if info.disabled else ("BROKEN" if info.error else "ok")
+        dist = f"{info.distribution} {info.version}".strip() or "(not installed)"
+        print(f"{info.name} [{status}] {dist} - {info.module}")
+        if info.error:
+            print(f"    error: {info.error}")
+        if info.hooks:
+            print(f"    hooks: {', '.join(info.hooks)}")
+        if info.components:
+            print(f"    provides: {', '.join(info.components)}")
+    return 0
+
+
+def _add_recipe_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "items",
+        nargs="*",
+        metavar="RECIPE [key=value ...]",
+        help="a recipe file or built-in recipe name, then overrides such as train.epochs=5",
+    )
+    legacy = parser.add_argument_group("prototype flags (shorthands for overrides)")
+    for flag, key in LEGACY_FLAGS.items():
+        kind = str if flag == "mode" else (float if flag == "lr" else int)
+        legacy.add_argument(f"--{flag}", type=kind, help=f"same as {key}=VALUE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jepa",
+        description="Train Joint Embedding Predictive Architectures on dynamics, from recipes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train a recipe and write a run directory")
+    _add_recipe_args(run)
+    run.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint"
+    )
+    run.set_defaults(func=cmd_run)
+    show = sub.add_parser("show", help="print the resolved recipe (defaults and overrides applied)")
+    _add_recipe_args(show)
+    show.set_defaults(func=cmd_show)
+    lst = sub.add_parser("list", help="list components with their plugin and parameters")
+    lst.add_argument(
+        "kind",
+        nargs="?",
+        choices=[
+            "datasets",
+            "encoders",
+            "predictors",
+            "decoders",
+            "regularizers",
+            "trackers",
+            "recipes",
+        ],
+    )
+    lst.set_defaults(func=cmd_list)
+    plugins = sub.add_parser("plugins", help="list loaded plugins, their hooks and components")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except JepaError as exc:
+        print(f"jepa: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("jepa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

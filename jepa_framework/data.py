@@ -1,0 +1,215 @@
+"""Base classes for datasets of trajectories held in memory, with an on-disk cache.
+
+A plugin subclasses :class:`VectorDataset` or :class:`ImageDataset`, implements ``simulate`` and
+declares its params class (a subclass of :class:`DatasetParams`). Everything that varies by
+dataset -- how to turn stored frames into floats, how to draw a comparison -- is a method here,
+so the core never asks which dataset it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "JEPA_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """``$JEPA_CACHE_DIR``, else ``$XDG_CACHE_HOME/jepa-framework``, else ``~/.cache/...``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jepa-framework"
+
+
+@attrs.frozen
+class DatasetParams:
+    """Options every dataset accepts; subclasses add their own fields (with defaults)."""
+
+    size: int = 1000  # number of trajectories
+    sequence_length: int = 30  # frames per trajectory
+    seed: int = 0  # data seed, independent of the training seed
+    cache: bool = True  # keep generated arrays on disk, keyed by these params
+
+
+@attrs.frozen
+class Trajectories:
+    """Generated data: observations [N, T, *stored_shape] and ground-truth states [N, T, S]."""
+
+    observations: np.ndarray
+    states: np.ndarray
+
+
+class DynamicsDataset:
+    """Trajectories in memory; batches are drawn by tensor indexing, never per sample.
+
+    Subclasses set ``state_names`` and implement :meth:`simulate`; ``params`` is their attrs params.
+    """
+
+    state_names: ClassVar[tuple[str, ...]] = ()
+    #: frames per Lyapunov time, for datasets with chaotic dynamics (``None`` if not chaotic)
+    lyapunov_frames: ClassVar[float | None] = None
+    #: seconds between frames, for reporting horizons in time
+    frame_dt: ClassVar[float] = 0.05
+
+    def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
+        self.params = params
+        data = self._load_or_generate(cache_dir or default_cache_dir())
+        self.observations = torch.from_numpy(data.observations)
+        self.states = torch.from_numpy(np.ascontiguousarray(data.states, dtype=np.float32))
+
+    # --- to implement -------------------------------------------------------------------------
+
+    def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:
+        """Generate ``n`` trajectories of ``steps`` frames, vectorised over trajectories."""
+        raise NotImplementedError
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        """Shape of one observation as the networks see it (after :meth:`to_float`)."""
+        raise NotImplementedError
+
+    def to_float(self, stored: torch.Tensor) -> torch.Tensor:
+        """Stored observations [..., *stored_shape] -> float32 [..., *obs_shape], per batch."""
+        return stored.float()
+
+    def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
+        """Float observations [T, *obs_shape] -> uint8 RGB frames [T, size, size, 3]."""
+        raise NotImplementedError
+
+    def plot_reconstruction(self, truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> None:
+        """Write a PNG comparing float observations ``truth`` and ``decoded``, both [N, T, ...]."""
+        raise NotImplementedError
+
+    # --- provided -----------------------------------------------------------------------------
+
+    def generate(self, n: int, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states."""
+        data = self.simulate(n, steps, np.random.default_rng(seed))
+        return torch.from_numpy(data.observations), torch.from_numpy(
+            np.asarray(data.states, dtype=np.float32)
+        )
+
+    def __len__(self) -> int:
+        return self.observations.shape[0]
+
+    @property
+    def sequence_length(self) -> int:
+        return self.observations.shape[1]
+
+    def split(self, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train and validation trajectory indices: split by trajectory, never by frame."""
+        n = len(self)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        n_val = max(1, round(n * val_fraction)) if n > 1 else 0
+        return order[n_val:].sort().values, order[:n_val].sort().values
+
+    def cache_key(self) -> str:
+        payload = {"class": f"{type(self).__module__}.{type(self).__qualname__}"}
+        payload.update({k: v for k, v in attrs.asdict(self.params).items() if k != "cache"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+    def _load_or_generate(self, cache_dir: Path) -> Trajectories:
+        n, steps = self.params.size, self.params.sequence_length
+        path = cache_dir / f"{type(self).__name__.lower()}-{self.cache_key()}.npz"
+        if self.params.cache and path.exists():
+            data = _read_cache(path, n, steps)
+            if data is not None:
+                return data
+            log.warning("dataset cache %s is corrupt or partial; regenerating it", path)
+        data = self.simulate(n, steps, np.random.default_rng(self.params.seed))
+        if self.params.cache:
+            _write_cache(path, data)
+        return data
+
+
+def _read_cache(path: Path, n: int, steps: int) -> Trajectories | None:
+    """The cached arrays, or ``None`` when the file is unreadable or has the wrong shape."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            obs, states = f["observations"], f["states"]
+    except Exception:  # any damage (truncation, bad zip, missing key) means regenerate
+        return None
+    if obs.shape[:2] != (n, steps) or states.shape[:2] != (n, steps):
+        return None
+    return Trajectories(obs, states)
+
+
+def _write_cache(path: Path, data: Trajectories) -> None:
+    """Write atomically (temporary file, then rename) so a killed run never leaves half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, observations=data.observations, states=data.states)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only or full disk only costs regeneration next time
+        log.warning("could not write dataset cache %s: %s", path, exc)
+
+
+class VectorDataset(DynamicsDataset):
+    """Observations are float vectors of 2-D points (x0, y0, x1, y1, ...)."""
+
+    #: draw links origin -> point 0 -> point 1 ... (a pendulum) instead of free points
+    linked_points: ClassVar[bool] = False
+    #: half-width of the square drawn in videos, in observation units
+    view_extent: ClassVar[float] = 1.2
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return tuple(self.observations.shape[2:])
+
+    def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
+        from jepa_framework.render import draw_points
+
+        return draw_points(
+            observations.detach().cpu().numpy(), size, self.view_extent, self.linked_points
+        )
+
+    def plot_reconstruction(self, truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> None:
+        from jepa_framework.render import plot_curves
+
+        plot_curves(truth, decoded, path, dims=self._dim_names())
+
+    def _dim_names(self) -> list[str]:
+        d = self.obs_shape[0]
+        return [f"{'xy'[i % 2]}{i // 2 + 1}" if d > 2 else "xy"[i] for i in range(d)]
+
+
+class ImageDataset(DynamicsDataset):
+    """Observations are frames; stored as uint8 [N, T, *stored] and made float per batch."""
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
+        from jepa_framework.render import upscale_frames
+
+        return upscale_frames(observations.detach().cpu(), size)
+
+    def plot_reconstruction(self, truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> None:
+        from jepa_framework.render import plot_frame_grid
+
+        plot_frame_grid(truth, decoded, path)
+
+
+def describe(dataset: DynamicsDataset) -> dict[str, Any]:
+    return {
+        "trajectories": len(dataset),
+        "sequence_length": dataset.sequence_length,
+        "obs_shape": list(dataset.obs_shape),
+        "stored_dtype": str(dataset.observations.dtype),
+        "state_names": list(dataset.state_names),
+    }

@@ -1,0 +1,53 @@
+"""Collapse diagnostics of an embedding batch (definitions in shared/EVALUATION.md)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+#: thresholds below which a run is flagged as collapsed
+MIN_RANKME = 1.5
+MIN_NORMALISED_STD_FRACTION = 0.1  # of the isotropic value 1/sqrt(D)
+DEAD_STD = 0.01
+
+
+def rankme(z: torch.Tensor) -> float:
+    """Effective rank exp(entropy of normalised singular values) of centred z [N, D]: 1..D."""
+    z = z.double()
+    sigma = torch.linalg.svdvals(z - z.mean(0))
+    if sigma.sum() <= 0:
+        return 1.0
+    p = sigma / sigma.sum() + 1e-7
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def collapse_diagnostics(z: torch.Tensor) -> dict[str, float]:
+    """Spread and rank of embeddings z [N, D]; ``collapsed`` is 1.0 when below the thresholds.
+
+    Reports spread beside rank: a shrinking embedding can keep its rank (see EVALUATION.md).
+    """
+    z = z.detach().float()
+    dim = z.shape[1]
+    var = z.var(dim=0, unbiased=True) if z.shape[0] > 1 else torch.zeros(dim)
+    std = torch.sqrt(var + 1e-4)
+    normalised_std = F.normalize(z, dim=1).std(dim=0).mean() if z.shape[0] > 1 else torch.zeros(())
+    out = {
+        "std_mean": float(std.mean()),
+        "std_min": float(std.min()),
+        "dead_fraction": float((var.sqrt() < DEAD_STD).float().mean()),
+        "rankme": rankme(z),
+        "normalised_std": float(normalised_std),
+    }
+    out["collapsed"] = float(is_collapsed(out, dim))
+    return out
+
+
+def is_collapsed(diag: dict[str, float], dim: int) -> bool:
+    isotropic = 1.0 / math.sqrt(dim)
+    return (
+        diag["rankme"] < MIN_RANKME
+        or diag["normalised_std"] < MIN_NORMALISED_STD_FRACTION * isotropic
+        or diag["dead_fraction"] > 0.9
+    )

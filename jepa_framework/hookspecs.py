@@ -1,0 +1,66 @@
+"""The plugin contract: every hook a plugin may implement.
+
+Registration hooks receive a ``register(name, factory, params=ParamsClass)`` callable, one hook per
+kind of component. Lifecycle hooks let observers (trackers, loggers, profilers) follow a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "jepa_framework"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_datasets(register: Any) -> None:
+    """Register dataset factories: ``factory(params) -> DynamicsDataset``."""
+
+
+@hookspec
+def register_encoders(register: Any) -> None:
+    """Register encoder factories: ``factory(params, shapes) -> nn.Module`` (window -> z)."""
+
+
+@hookspec
+def register_predictors(register: Any) -> None:
+    """Register predictor factories: ``factory(params, shapes) -> nn.Module`` (z_t -> z_t+1)."""
+
+
+@hookspec
+def register_decoders(register: Any) -> None:
+    """Register decoder factories: ``factory(params, shapes) -> nn.Module`` (z -> last frame)."""
+
+
+@hookspec
+def register_regularizers(register: Any) -> None:
+    """Register objective factories: ``factory(params) -> Regularizer``."""
+
+
+@hookspec
+def register_trackers(register: Any) -> None:
+    """Register experiment trackers: ``factory(params) -> Tracker``."""
+
+
+@hookspec
+def register_recipes(register: Any) -> None:
+    """Register built-in recipes by name: ``register(name, path_to_yaml)``."""
+
+
+@hookspec
+def on_run_start(run: Any) -> None:
+    """A run directory exists and the resolved recipe is known; nothing is trained yet."""
+
+
+@hookspec
+def on_epoch_end(run: Any, phase: str, epoch: int, metrics: dict[str, float]) -> None:
+    """An epoch of ``phase`` (``"jepa"`` or ``"decoder"``) finished with these metrics."""
+
+
+@hookspec
+def on_run_end(run: Any, metrics: dict[str, Any]) -> None:
+    """Every artifact is written; ``metrics`` is what went into metrics.json."""

@@ -1,0 +1,71 @@
+"""The JEPA module: online encoder, target encoder and one latent rollout used everywhere."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class JEPA(nn.Module):
+    """Encoder + predictor, with a target encoder that is an EMA copy or the online one.
+
+    ``target_kind == "ema"``: a frozen copy updated by :meth:`update_target`.
+    ``target_kind == "online"``: the online encoder under stop-gradient (SimSiam style).
+    """
+
+    def __init__(self, encoder: nn.Module, predictor: nn.Module, target_kind: str) -> None:
+        super().__init__()
+        if target_kind not in {"ema", "online"}:
+            raise ValueError(f"target_kind must be 'ema' or 'online', got {target_kind!r}")
+        self.encoder = encoder
+        self.predictor = predictor
+        self.target_kind = target_kind
+        self.target_encoder = copy.deepcopy(encoder) if target_kind == "ema" else None
+        if self.target_encoder is not None:
+            self.target_encoder.requires_grad_(False)
+
+    def encode(self, windows: torch.Tensor) -> torch.Tensor:
+        """[B, H, *obs] -> [B, D] with the online encoder."""
+        return self.encoder(windows)
+
+    @torch.no_grad()
+    def encode_target(self, windows: torch.Tensor) -> torch.Tensor:
+        """[B, H, *obs] -> [B, D] with the target encoder, never carrying gradient."""
+        encoder = self.target_encoder if self.target_encoder is not None else self.encoder
+        return encoder(windows).detach()
+
+    def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        """Apply the predictor ``steps`` times from z [B, D]; returns [steps, B, D].
+
+        Serves training (k-step loss), evaluation (probes k steps ahead) and forecasting.
+        """
+        out = []
+        for _ in range(steps):
+            z = self.predictor(z)
+            out.append(z)
+        return torch.stack(out)
+
+    @torch.no_grad()
+    def update_target(self, decay: float) -> None:
+        """target <- decay * target + (1 - decay) * online (no-op for stop-gradient targets)."""
+        if self.target_encoder is None:
+            return
+        online = list(self.encoder.parameters())
+        target = list(self.target_encoder.parameters())
+        torch._foreach_lerp_(target, online, 1.0 - decay)
+        for t_buf, o_buf in zip(self.target_encoder.buffers(), self.encoder.buffers(), strict=True):
+            t_buf.copy_(o_buf)
+
+
+def split_windows(
+    clips: torch.Tensor, history: int, steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clips [B, H + K, *obs] -> context [B, H, *obs] and target windows [K, B, H, *obs].
+
+    The target window for step k starts k frames after the context window.
+    """
+    context = clips[:, :history]
+    targets = torch.stack([clips[:, k : k + history] for k in range(1, steps + 1)])
+    return context, targets

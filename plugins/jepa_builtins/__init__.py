@@ -1,0 +1,1 @@
+"""The built-in plugins of jepa-framework, loaded through the public entry-point group."""

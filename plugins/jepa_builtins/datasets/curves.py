@@ -1,0 +1,143 @@
+"""Smooth 2-D curves traced by one point: ``circle``, ``spiral`` and ``lissajous``.
+
+Each is periodic or nearly so, and circle and Lissajous curves are exactly linear in their
+recent history, which makes them sanity checks: a linear autoregression forecasts them
+perfectly, so a JEPA should roughly match it. Angular velocities are in radians per frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+from attrs.validators import ge, min_len
+
+from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
+
+
+@attrs.frozen
+class CurveParams(DatasetParams):
+    """Options shared by the curves."""
+
+    noise: float = attrs.field(default=0.0, validator=ge(0))  # std of Gaussian noise on (x, y)
+
+
+class CurveDataset(VectorDataset):
+    """A point (x, y) on a random curve per trajectory; subclasses define the curve."""
+
+    params: CurveParams
+
+    def trace(self, n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Noise-free points [n, steps, 2] and states [n, steps, len(state_names)]."""
+        raise NotImplementedError
+
+    def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:
+        """Observations float32 [n, steps, 2] with observation noise; states float32."""
+        xy, states = self.trace(n, steps, rng)
+        xy = xy + self.params.noise * rng.standard_normal(xy.shape)
+        return Trajectories(xy.astype(np.float32), states.astype(np.float32))
+
+
+def _angular_velocity(n: int, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Speeds uniform in [low, high] with a random direction of travel, [n, 1]."""
+    return (rng.uniform(low, high, n) * rng.choice([-1.0, 1.0], n))[:, None]
+
+
+def _phases(n: int, steps: int, rng: np.random.Generator, omega: np.ndarray) -> np.ndarray:
+    """Random starting phase advanced by ``omega`` [n, 1] per frame: [n, steps]."""
+    return rng.uniform(0.0, 2 * math.pi, (n, 1)) + omega * np.arange(steps)
+
+
+@attrs.frozen
+class CircleParams(CurveParams):
+    radius_min: float = 0.5
+    radius_max: float = 1.0
+    omega_min: float = 0.1  # rad/frame
+    omega_max: float = 0.4
+
+
+class CircleDataset(CurveDataset):
+    """A point going round a circle at constant speed, random radius, phase and direction."""
+
+    state_names = ("sin_phase", "cos_phase", "omega", "radius")
+    params: CircleParams
+
+    def trace(self, n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        radius = rng.uniform(p.radius_min, p.radius_max, (n, 1))
+        omega = _angular_velocity(n, rng, p.omega_min, p.omega_max)
+        phase = _phases(n, steps, rng, omega)
+        sin, cos = np.sin(phase), np.cos(phase)
+        xy = np.stack([radius * cos, radius * sin], axis=-1)
+        ones = np.ones((1, steps))
+        states = np.stack([sin, cos, omega * ones, radius * ones], axis=-1)
+        return xy, states
+
+
+@attrs.frozen
+class SpiralParams(CurveParams):
+    radius_min: float = 0.1  # starting radius
+    radius_max: float = 0.4
+    growth_min: float = 0.01  # radius added per frame; 30 frames stay inside |x|, |y| < 1.2
+    growth_max: float = 0.02
+    omega_min: float = 0.1  # rad/frame
+    omega_max: float = 0.4
+
+
+class SpiralDataset(CurveDataset):
+    """A point spiralling outwards: radius grows linearly while the angle turns at constant speed.
+
+    With the defaults the point stays within the view (|x|, |y| < 1.2) for 40 frames.
+    """
+
+    state_names = ("sin_phase", "cos_phase", "radius", "omega", "growth")
+    params: SpiralParams
+
+    def trace(self, n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        start = rng.uniform(p.radius_min, p.radius_max, (n, 1))
+        growth = rng.uniform(p.growth_min, p.growth_max, (n, 1))
+        omega = _angular_velocity(n, rng, p.omega_min, p.omega_max)
+        phase = _phases(n, steps, rng, omega)
+        radius = start + growth * np.arange(steps)
+        sin, cos = np.sin(phase), np.cos(phase)
+        xy = np.stack([radius * cos, radius * sin], axis=-1)
+        ones = np.ones((1, steps))
+        states = np.stack([sin, cos, radius, omega * ones, growth * ones], axis=-1)
+        return xy, states
+
+
+@attrs.frozen
+class LissajousParams(CurveParams):
+    #: frequency ratios (a, b) to draw from; x = A sin(a tau + delta), y = B sin(b tau)
+    ratios: tuple[tuple[int, int], ...] = attrs.field(
+        default=((1, 2), (2, 3), (3, 4), (3, 2)), validator=min_len(1)
+    )
+    amplitude_min: float = 0.6
+    amplitude_max: float = 1.0
+    omega_min: float = 0.05  # rad/frame of tau; the axes turn a or b times faster
+    omega_max: float = 0.15
+
+
+class LissajousDataset(CurveDataset):
+    """A point on a Lissajous figure x = A sin(a tau + delta), y = B sin(b tau), tau = omega t.
+
+    Ratio (a, b), amplitudes, delta, starting tau and the speed are random per trajectory.
+    """
+
+    state_names = ("sin_phase_x", "cos_phase_x", "sin_phase_y", "cos_phase_y")
+    params: LissajousParams
+
+    def trace(self, n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        ratios = np.asarray(p.ratios, dtype=np.float64)[rng.integers(len(p.ratios), size=n)]
+        amplitude = rng.uniform(p.amplitude_min, p.amplitude_max, (n, 1, 2))
+        delta = rng.uniform(0.0, 2 * math.pi, (n, 1))
+        omega = _angular_velocity(n, rng, p.omega_min, p.omega_max)
+        tau = _phases(n, steps, rng, omega)  # [n, steps]
+        phase = tau[..., None] * ratios[:, None, :]  # [n, steps, 2]: a tau, b tau
+        phase[..., 0] += delta
+        sin, cos = np.sin(phase), np.cos(phase)
+        states = np.stack([sin[..., 0], cos[..., 0], sin[..., 1], cos[..., 1]], axis=-1)
+        return amplitude * sin, states

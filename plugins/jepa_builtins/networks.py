@@ -1,0 +1,323 @@
+"""Built-in networks: MLP and CNN encoders and decoders, MLP and residual-MLP predictors.
+
+Every factory follows the contract in ``jepa_framework.components``:
+``factory(params, shapes) -> nn.Module`` with
+
+- encoder:   [B, H, *obs_shape] -> [B, D]
+- predictor: [B, D] -> [B, D]
+- decoder:   [B, D] -> [B, *obs_shape]  (the last frame of the window)
+
+Vector observations have ``obs_shape == (F,)``; images have ``obs_shape == (C, H, W)`` with
+values in [0, 1]. Nothing here knows which dataset produced the data: only the shapes matter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from jepa_framework import hookimpl
+from jepa_framework.components import Shapes
+from jepa_framework.errors import JepaError
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "gelu": nn.GELU,
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+}
+
+_activation = attrs.field(default="gelu", validator=attrs.validators.in_(sorted(ACTIVATIONS)))
+_positive = attrs.validators.gt(0)
+
+
+# --------------------------------------------------------------------------- params
+
+
+@attrs.frozen
+class MLPParams:
+    """An MLP: ``depth`` hidden layers of ``hidden_dim`` units (LayerNorm after each, if set)."""
+
+    hidden_dim: int = attrs.field(default=256, validator=_positive)
+    depth: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    activation: str = _activation
+    layernorm: bool = True
+
+
+@attrs.frozen
+class ResidualMLPParams:
+    """``z + MLP(z)``; the last layer starts ``init_scale`` times its usual size (near identity)."""
+
+    hidden_dim: int = attrs.field(default=256, validator=_positive)
+    depth: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    activation: str = _activation
+    layernorm: bool = True
+    init_scale: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen
+class MLPDecoderParams:
+    """An MLP decoder; ``sigmoid=None`` squashes to [0, 1] for image shapes only."""
+
+    hidden_dim: int = attrs.field(default=256, validator=_positive)
+    depth: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    activation: str = _activation
+    layernorm: bool = True
+    sigmoid: bool | None = None
+
+
+@attrs.frozen
+class CNNEncoderParams:
+    """Stride-2 3x3 convs, channels (b, 2b, 2b, ...), pooled to at most pool_size x pool_size."""
+
+    base_channels: int = attrs.field(default=32, validator=_positive)
+    num_layers: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    pool_size: int = attrs.field(default=4, validator=_positive)
+    activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
+    channels_last: bool = False
+
+
+@attrs.frozen
+class CNNDecoderParams:
+    """Linear to a small feature map, then stride-2 transposed convs up to the frame size."""
+
+    base_channels: int = attrs.field(default=32, validator=_positive)
+    start_size: int = attrs.field(default=4, validator=attrs.validators.ge(2))
+    activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
+    channels_last: bool = False
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def mlp(
+    in_dim: int, hidden_dim: int, out_dim: int, depth: int, activation: str, layernorm: bool
+) -> nn.Sequential:
+    """``depth`` x (Linear -> [LayerNorm] -> activation), then a Linear to ``out_dim``."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(depth):
+        layers.append(nn.Linear(width, hidden_dim))
+        if layernorm:
+            layers.append(nn.LayerNorm(hidden_dim))
+        layers.append(ACTIVATIONS[activation]())
+        width = hidden_dim
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+def _image_shape(shapes: Shapes, component: str) -> tuple[int, int, int]:
+    """(C, H, W) of image observations, or a JepaError that points at the MLP alternative."""
+    if len(shapes.obs_shape) != 3:
+        raise JepaError(
+            f"{component} 'cnn' needs image observations of shape (C, H, W), but this dataset "
+            f"gives obs_shape {tuple(shapes.obs_shape)}. Use {component} 'mlp' for vector data."
+        )
+    c, h, w = shapes.obs_shape
+    if min(h, w) < 16:
+        raise JepaError(
+            f"{component} 'cnn' needs frames of at least 16x16 pixels, got {h}x{w}; "
+            f"use a larger image size or {component} 'mlp'."
+        )
+    return c, h, w
+
+
+class _ChannelsLast(nn.Module):
+    """Base for conv nets that can hold weights and activations in channels_last (NHWC) format."""
+
+    channels_last: bool = False
+
+    def _format(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _finish_init(self, channels_last: bool) -> None:
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+class MLPEncoder(nn.Module):
+    """Flattens the window [B, H, *obs_shape] and maps it to [B, D]."""
+
+    def __init__(self, params: MLPParams, shapes: Shapes) -> None:
+        super().__init__()
+        in_dim = shapes.history * math.prod(shapes.obs_shape)
+        self.net = mlp(
+            in_dim,
+            params.hidden_dim,
+            shapes.embedding_dim,
+            params.depth,
+            params.activation,
+            params.layernorm,
+        )
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        return self.net(window.flatten(1))
+
+
+class CNNEncoder(_ChannelsLast):
+    """Stacks the H frames along channels ([B, H*C, S, S]), strided convs, linear head to [B, D]."""
+
+    def __init__(self, params: CNNEncoderParams, shapes: Shapes) -> None:
+        super().__init__()
+        c, h, w = _image_shape(shapes, "encoder")
+        widths = [params.base_channels * min(2**i, 2) for i in range(params.num_layers)]
+        layers: list[nn.Module] = []
+        in_ch = shapes.history * c
+        for out_ch in widths:
+            conv = nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1)
+            layers += [conv, ACTIVATIONS[params.activation]()]
+            in_ch = out_ch
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            fh, fw = self.convs(torch.zeros(1, shapes.history * c, h, w)).shape[-2:]
+        self.pool = nn.AdaptiveAvgPool2d((min(params.pool_size, fh), min(params.pool_size, fw)))
+        flat = in_ch * min(params.pool_size, fh) * min(params.pool_size, fw)
+        self.head = nn.Linear(flat, shapes.embedding_dim)
+        self._finish_init(params.channels_last)
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        x = self._format(window.flatten(1, 2) - 0.5)  # [B, H*C, S, S], centred around 0
+        return self.head(self.pool(self.convs(x)).flatten(1))
+
+
+def build_mlp_encoder(params: MLPParams, shapes: Shapes) -> nn.Module:
+    """MLP on the flattened window; works for any observation shape."""
+    return MLPEncoder(params, shapes)
+
+
+def build_cnn_encoder(params: CNNEncoderParams, shapes: Shapes) -> nn.Module:
+    """Small strided CNN on the frames stacked along channels; image observations only."""
+    return CNNEncoder(params, shapes)
+
+
+# --------------------------------------------------------------------------- predictors
+
+
+class ResidualMLP(nn.Module):
+    """``z + MLP(z)``: one latent step as a small correction, so long rollouts start stable."""
+
+    def __init__(self, params: ResidualMLPParams, dim: int) -> None:
+        super().__init__()
+        self.net = mlp(
+            dim, params.hidden_dim, dim, params.depth, params.activation, params.layernorm
+        )
+        last = self.net[-1]
+        with torch.no_grad():
+            last.weight.mul_(params.init_scale)
+            last.bias.zero_()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + self.net(z)
+
+
+def build_mlp_predictor(params: MLPParams, shapes: Shapes) -> nn.Module:
+    """MLP from z_t to z_t+1."""
+    d = shapes.embedding_dim
+    return mlp(d, params.hidden_dim, d, params.depth, params.activation, params.layernorm)
+
+
+def build_residual_mlp_predictor(params: ResidualMLPParams, shapes: Shapes) -> nn.Module:
+    """z_t+1 = z_t + MLP(z_t), starting near the identity."""
+    return ResidualMLP(params, shapes.embedding_dim)
+
+
+# --------------------------------------------------------------------------- decoders
+
+
+class MLPDecoder(nn.Module):
+    """[B, D] -> MLP -> [B, *obs_shape], squashed to [0, 1] when ``sigmoid``."""
+
+    def __init__(self, params: MLPDecoderParams, shapes: Shapes) -> None:
+        super().__init__()
+        self.obs_shape = tuple(shapes.obs_shape)
+        self.sigmoid = len(self.obs_shape) == 3 if params.sigmoid is None else params.sigmoid
+        self.net = mlp(
+            shapes.embedding_dim,
+            params.hidden_dim,
+            math.prod(self.obs_shape),
+            params.depth,
+            params.activation,
+            params.layernorm,
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.net(z).view(-1, *self.obs_shape)
+        return torch.sigmoid(x) if self.sigmoid else x
+
+
+def _upsampling_plan(size: int, start: int) -> tuple[int, int]:
+    """(number of x2 stages, start size) so that start * 2**stages is ``size`` or just above it."""
+    stages = max(1, int(math.floor(math.log2(size / start))))
+    return stages, math.ceil(size / 2**stages)
+
+
+class CNNDecoder(_ChannelsLast):
+    """Linear to [2b, h0, w0], stride-2 transposed convs, 3x3 conv to C, resize, sigmoid."""
+
+    def __init__(self, params: CNNDecoderParams, shapes: Shapes) -> None:
+        super().__init__()
+        c, h, w = _image_shape(shapes, "decoder")
+        self.out_size = (h, w)
+        stages, _ = _upsampling_plan(min(h, w), params.start_size)
+        self.start = (math.ceil(h / 2**stages), math.ceil(w / 2**stages))
+        b = params.base_channels
+        self.start_channels = 2 * b
+        self.fc = nn.Linear(shapes.embedding_dim, 2 * b * self.start[0] * self.start[1])
+        layers: list[nn.Module] = [ACTIVATIONS[params.activation]()]
+        in_ch = 2 * b
+        for i in range(stages):
+            out_ch = 2 * b if i < stages - 1 else b
+            layers += [
+                nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1),
+                ACTIVATIONS[params.activation](),
+            ]
+            in_ch = out_ch
+        layers.append(nn.Conv2d(in_ch, c, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+        self._finish_init(params.channels_last)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(-1, self.start_channels, *self.start)
+        x = self.net(self._format(x))
+        if tuple(x.shape[-2:]) != self.out_size:
+            x = F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False)
+        return torch.sigmoid(x).contiguous()
+
+
+def build_mlp_decoder(params: MLPDecoderParams, shapes: Shapes) -> nn.Module:
+    """MLP from z to the flattened last frame; sigmoid output for images."""
+    return MLPDecoder(params, shapes)
+
+
+def build_cnn_decoder(params: CNNDecoderParams, shapes: Shapes) -> nn.Module:
+    """Transposed-conv decoder from z to an image in [0, 1]; image observations only."""
+    return CNNDecoder(params, shapes)
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@hookimpl
+def register_encoders(register) -> None:
+    register("mlp", build_mlp_encoder, params=MLPParams)
+    register("cnn", build_cnn_encoder, params=CNNEncoderParams)
+
+
+@hookimpl
+def register_predictors(register) -> None:
+    register("mlp", build_mlp_predictor, params=MLPParams)
+    register("residual_mlp", build_residual_mlp_predictor, params=ResidualMLPParams)
+
+
+@hookimpl
+def register_decoders(register) -> None:
+    register("mlp", build_mlp_decoder, params=MLPDecoderParams)
+    register("cnn", build_cnn_decoder, params=CNNDecoderParams)

@@ -1,0 +1,43 @@
+"""Shared fixtures: a private dataset cache, headless plotting, and fake installed plugins."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Generated datasets go to a temporary cache, never the user's."""
+    os.environ["JEPA_CACHE_DIR"] = str(tmp_path_factory.mktemp("jepa-cache"))
+
+
+@pytest.fixture
+def fresh_host():
+    """A plugin host built now (and forgotten afterwards), so env changes take effect."""
+    from jepa_framework import plugins
+
+    plugins.reset()
+    yield plugins.host
+    plugins.reset()
+
+
+def make_distribution(root: Path, dist: str, modules: dict[str, str], entry_points: dict) -> Path:
+    """Write an importable 'installed' distribution under ``root`` (dist-info + modules).
+
+    Putting ``root`` on sys.path makes importlib.metadata see its entry points exactly as it sees
+    a pip-installed package's, without installing anything.
+    """
+    info = root / f"{dist}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[jepa_framework.plugins]\n{lines}\n")
+    for name, source in modules.items():
+        (root / f"{name}.py").write_text(textwrap.dedent(source))
+    return root

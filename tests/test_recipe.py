@@ -1,0 +1,117 @@
+"""Recipes: typed loading, every problem reported at once with paths, overrides, round trips."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from jepa_framework.errors import JepaError, RecipeError
+from jepa_framework.plugins import host
+from jepa_framework.recipe import apply_overrides, dump_recipe, load_recipe, structure_recipe
+
+BASE = {
+    "name": "t",
+    "data": {"dataset": {"name": "circle", "size": 8}},
+    "model": {"encoder": "mlp", "predictor": {"name": "mlp"}, "decoder": {"name": "mlp"}},
+    "objective": {"regularizer": {"name": "vicreg", "var_weight": 10.0}},
+}
+
+
+def load(raw):
+    return structure_recipe(raw, host())
+
+
+def problems_of(raw) -> list[str]:
+    with pytest.raises(RecipeError) as info:
+        load(raw)
+    return info.value.problems
+
+
+def test_a_valid_recipe_gets_typed_params_and_defaults():
+    recipe = load(BASE)
+    assert recipe.data.dataset.params.size == 8
+    assert recipe.model.encoder.name == "mlp"  # `encoder: mlp` shorthand
+    assert recipe.objective.regularizer.params.var_weight == 10.0
+    assert recipe.train.epochs == 20 and recipe.objective.rollout_steps == 4
+
+
+def test_every_problem_is_reported_at_once_with_its_dotted_path():
+    raw = apply_overrides(
+        BASE,
+        [
+            "objective.regularizer.var_weigth=3",
+            "train.epochs=five",
+            "model.predictor.name=residual_mpl",
+            "trian.lr=0.1",
+        ],
+    )
+    problems = problems_of(raw)
+    text = "\n".join(problems)
+    assert len(problems) == 4, text
+    assert "objective.regularizer.var_weigth: unknown key (did you mean 'var_weight'?)" in text
+    assert "train.epochs: expected an integer, got 'five'" in text
+    assert "model.predictor.name: unknown predictor 'residual_mpl'" in text
+    assert "did you mean 'residual_mlp'?" in text
+    assert "trian: unknown key (did you mean 'train'?)" in text
+
+
+def test_wrong_types_are_refused_not_coerced():
+    assert any(
+        "data.history" in p for p in problems_of(apply_overrides(BASE, ["data.history=2.5"]))
+    )
+    assert any(
+        "data.dataset.cache" in p
+        for p in problems_of(apply_overrides(BASE, ["data.dataset.cache=1"]))
+    )
+
+
+def test_yaml_1_1_exponent_strings_are_numbers():
+    recipe = load(apply_overrides(BASE, ["train.lr=1e-3"]))
+    assert recipe.train.lr == pytest.approx(1e-3)
+
+
+def test_missing_sections_and_bad_choices_are_named():
+    raw = {k: v for k, v in BASE.items() if k != "model"}
+    assert any(p.startswith("model:") for p in problems_of(raw))
+    problems = problems_of(apply_overrides(BASE, ["train.precision=bf61"]))
+    assert problems == ["train.precision: 'bf61' is not one of fp32, bf16 (did you mean 'bf16'?)"]
+
+
+def test_overrides_parse_values_as_yaml_and_create_keys():
+    raw = apply_overrides(BASE, ["train.epochs=5", "tracking=[{name: local}]", "seed=3"])
+    recipe = load(raw)
+    assert recipe.train.epochs == 5 and recipe.seed == 3
+    assert recipe.tracking[0].name == "local"
+    assert BASE["model"]["encoder"] == "mlp"  # the original is untouched
+
+
+def test_renaming_a_component_drops_keys_the_new_one_does_not_accept():
+    recipe = load(apply_overrides(BASE, ["objective.regularizer.name=mse"]))
+    assert recipe.objective.regularizer.name == "mse"
+
+
+def test_a_bad_override_is_a_clear_error():
+    with pytest.raises(JepaError, match="key.path=value"):
+        apply_overrides(BASE, ["train.epochs"])
+
+
+def test_python_tags_are_refused(tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(str(path))
+
+
+def test_built_in_recipes_load_by_name_and_round_trip(tmp_path):
+    for name in ("circle", "spiral", "lissajous", "pendulum", "pendulum_image"):
+        recipe, _ = load_recipe(name)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(dump_recipe(recipe, header="provenance line"))
+        again, _ = load_recipe(str(path))
+        assert again == recipe
+        assert yaml.safe_load(path.read_text())["name"] == name
+
+
+def test_unknown_recipe_names_suggest_a_built_in():
+    with pytest.raises(JepaError, match="did you mean 'pendulum'"):
+        load_recipe("pendulm")

@@ -1,0 +1,78 @@
+"""Checkpoints: atomic, weights_only, and a run killed with SIGKILL resumes bit-identically."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from jepa_framework.checkpoint import load_checkpoint, save_checkpoint
+from jepa_framework.cli import main
+
+RECIPE = [
+    "circle",
+    "data.dataset.size=600",
+    "data.dataset.sequence_length=12",
+    "model.embedding_dim=8",
+    "train.epochs=6",
+    "train.batch_size=8",
+    "train.threads=1",
+    "decoder_train.epochs=2",
+    "decoder_train.batch_size=32",
+    "output.forecast_frames=8",
+    "output.video_panel_size=32",
+]
+
+
+def test_checkpoints_replace_atomically_and_load_weights_only(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"epoch": 1, "w": torch.ones(3)})
+    save_checkpoint(path, {"epoch": 2, "w": torch.zeros(3)})
+    assert load_checkpoint(path)["epoch"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary files left
+
+
+def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
+    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
+    assert main(["run", *RECIPE, f"output.dir={reference_dir}"]) == 0
+    (reference,) = reference_dir.iterdir()
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jepa_framework", "run", *RECIPE, f"output.dir={killed_dir}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "JEPA_CACHE_DIR": os.environ["JEPA_CACHE_DIR"]},
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = list(killed_dir.glob("*/checkpoint.pt"))
+        if found and load_checkpoint(found[0])["epoch"] >= 2:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    (killed,) = killed_dir.iterdir()
+    assert not (killed / "metrics.json").exists()  # it really died mid-run
+
+    assert main(["run", "--resume", str(killed)]) == 0
+    for name in ("encoder", "target_encoder", "predictor", "decoder"):
+        expected = torch.load(reference / "models" / f"{name}.pt", weights_only=True)
+        actual = torch.load(killed / "models" / f"{name}.pt", weights_only=True)
+        for key in expected:
+            assert torch.equal(expected[key], actual[key]), f"{name}.{key} differs"
+    assert "resuming" in (killed / "run.log").read_text()
+
+
+def test_resuming_a_finished_run_is_refused(tmp_path, capsys):
+    assert (
+        main(["run", *RECIPE, "train.epochs=1", "decoder_train.epochs=1", f"output.dir={tmp_path}"])
+        == 0
+    )
+    (run_dir,) = tmp_path.iterdir()
+    assert main(["run", "--resume", str(run_dir)]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
