@@ -124,6 +124,13 @@ class OutputSection:
 
 
 @attrs.frozen
+class EvalSection:
+    """`jepa eval` settings; it also runs at the end of `jepa run` when enabled."""
+
+    enabled: bool = True
+
+
+@attrs.frozen
 class Recipe:
     name: str
     data: DataSection
@@ -133,6 +140,7 @@ class Recipe:
     train: TrainSection = attrs.Factory(TrainSection)
     decoder_train: DecoderTrainSection = attrs.Factory(DecoderTrainSection)
     output: OutputSection = attrs.Factory(OutputSection)
+    eval: EvalSection = attrs.Factory(EvalSection)
     tracking: list[TrackerSpec] = attrs.Factory(lambda: [])
 
 
