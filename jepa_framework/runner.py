@@ -14,17 +14,19 @@ import torch
 
 from jepa_framework import __version__
 from jepa_framework.artifacts import write_forecast, write_reconstruction
+from jepa_framework.batches import Clips
 from jepa_framework.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from jepa_framework.components import Shapes
 from jepa_framework.data import DynamicsDataset, describe
 from jepa_framework.diagnostics import collapse_diagnostics
+from jepa_framework.distributed import Dist, barrier, broadcast_object, setup, teardown
 from jepa_framework.errors import JepaError
 from jepa_framework.model import JEPA
 from jepa_framework.plugins import PluginHost
 from jepa_framework.recipe import ComponentSpec, Recipe, dump_recipe
 from jepa_framework.render import plot_loss_curves
 from jepa_framework.run import Run, attach_log_file, new_run_dir, write_json
-from jepa_framework.train import Clips, Trainer
+from jepa_framework.train import Trainer
 
 log = logging.getLogger("jepa_framework")
 
@@ -71,13 +73,15 @@ class Built:
     trackers: list[Any]
     device: torch.device
     data_seconds: float
+    dist: Dist
 
 
 def build_all(recipe: Recipe, host: PluginHost) -> Built:
     """Build trackers first (an uninstalled extra fails before any work), then the rest."""
     trackers = [build(host, spec) for spec in recipe.tracking]
-    device = pick_device(recipe.train.device)
-    torch.set_num_threads(recipe.train.threads or os.cpu_count() or 1)
+    dist_info, device = setup(pick_device(recipe.train.device))
+    cores = (os.cpu_count() or 1) // dist_info.local_world_size
+    torch.set_num_threads(recipe.train.threads or max(1, cores))
     torch.manual_seed(recipe.seed)
     t0 = time.perf_counter()
     dataset = build(host, recipe.data.dataset)
@@ -88,7 +92,7 @@ def build_all(recipe: Recipe, host: PluginHost) -> Built:
     decoder = build(host, recipe.model.decoder, shapes).to(device)
     regularizer = build(host, recipe.objective.regularizer)
     model = JEPA(encoder, predictor, regularizer.target).to(device)
-    return Built(dataset, model, decoder, regularizer, trackers, device, data_seconds)
+    return Built(dataset, model, decoder, regularizer, trackers, device, data_seconds, dist_info)
 
 
 def make_trainer(recipe: Recipe, built: Built, run: Run) -> Trainer:
@@ -97,7 +101,8 @@ def make_trainer(recipe: Recipe, built: Built, run: Run) -> Trainer:
     g = torch.Generator().manual_seed(seed)
 
     def clips(idx: torch.Tensor, length: int, batch: int) -> Clips:
-        return Clips(built.dataset, idx, length, batch, built.device, g)
+        rank, world = built.dist.rank, built.dist.world_size
+        return Clips(built.dataset, idx, length, batch, built.device, g, rank, world)
 
     return Trainer(
         recipe=recipe,
@@ -106,10 +111,13 @@ def make_trainer(recipe: Recipe, built: Built, run: Run) -> Trainer:
         regularizer=built.regularizer,
         run=run,
         clips=clips(train_idx, history + steps, recipe.train.batch_size),
-        val_batch=clips(val_idx, history + steps, 1).fixed_batch(1024, seed + 1),
+        val_batch=clips(val_idx, history + steps, recipe.train.batch_size).fixed_batch(
+            1024, seed + 1
+        ),
         windows=clips(train_idx, history, recipe.decoder_train.batch_size),
-        val_windows=clips(val_idx, history, 1).fixed_batch(1024, seed + 2),
+        val_windows=clips(val_idx, history, recipe.train.batch_size).fixed_batch(1024, seed + 2),
         generator=g,
+        dist=built.dist,
     )
 
 
@@ -118,7 +126,31 @@ def run_recipe(recipe: Recipe, host: PluginHost, resume_dir: Path | None = None)
     started = time.perf_counter()
     state = _resume_state(resume_dir) if resume_dir else None
     built = build_all(recipe, host)
-    run_dir = resume_dir or new_run_dir(Path(recipe.output.dir), recipe.name)
+    try:
+        if not built.dist.is_main:  # other ranks train their shard; rank 0 writes everything
+            run_dir = broadcast_object(None, built.dist)
+            run = Run(recipe, run_dir, {}, [], None)
+            make_trainer(recipe, built, run).fit(state)
+            barrier(built.dist)
+            return run_dir
+        run_dir = resume_dir or new_run_dir(Path(recipe.output.dir), recipe.name)
+        broadcast_object(run_dir, built.dist)
+        _run_main(recipe, host, built, run_dir, state, started)
+        barrier(built.dist)
+    finally:
+        teardown()
+    return run_dir
+
+
+def _run_main(
+    recipe: Recipe,
+    host: PluginHost,
+    built: Built,
+    run_dir: Path,
+    state: dict[str, Any] | None,
+    started: float,
+) -> None:
+    """The main rank's part: run directory, log, trackers, training, artifacts, metrics."""
     handler = attach_log_file(run_dir / "run.log")
     try:
         if state is None:
@@ -128,10 +160,11 @@ def run_recipe(recipe: Recipe, host: PluginHost, resume_dir: Path | None = None)
             run.state.update(state["tracker_state"])
             log.info("resuming %s after %s epoch %d", run_dir, state["phase"], state["epoch"])
         log.info(
-            "run directory %s, device %s, %d threads",
+            "run directory %s, device %s, %d threads, %d process(es)",
             run_dir,
             built.device,
             torch.get_num_threads(),
+            built.dist.world_size,
         )
         log.info(
             "dataset %s: %s, ready in %.2fs",
@@ -148,6 +181,10 @@ def run_recipe(recipe: Recipe, host: PluginHost, resume_dir: Path | None = None)
         metrics["data_generation_s"] = built.data_seconds
         metrics["wall_time_s"] = time.perf_counter() - started
         write_json(run_dir / "metrics.json", metrics)
+        if recipe.eval.enabled:
+            from jepa_framework.evaluate import evaluate
+
+            evaluate(recipe, built, run_dir, host)
         for tracker in built.trackers:
             tracker.finish(run, metrics)
         host.hook.on_run_end(run=run, metrics=metrics)
@@ -155,7 +192,6 @@ def run_recipe(recipe: Recipe, host: PluginHost, resume_dir: Path | None = None)
     finally:
         logging.getLogger("jepa_framework").removeHandler(handler)
         handler.close()
-    return run_dir
 
 
 def _resume_state(run_dir: Path) -> dict[str, Any]:

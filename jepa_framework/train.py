@@ -6,7 +6,6 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -14,9 +13,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from jepa_framework.batches import Clips
 from jepa_framework.checkpoint import CHECKPOINT_NAME, restore_rng, rng_state, save_checkpoint
-from jepa_framework.data import DynamicsDataset
 from jepa_framework.diagnostics import collapse_diagnostics
+from jepa_framework.distributed import Dist, gather_rows, mean_across_ranks, wrap
 from jepa_framework.errors import TrainingError
 from jepa_framework.model import JEPA, split_windows
 from jepa_framework.recipe import Recipe
@@ -25,70 +25,45 @@ from jepa_framework.schedules import ema_decay, warmup_cosine
 log = logging.getLogger("jepa_framework")
 
 
-@attrs.define
-class Clips:
-    """Random clips of ``length`` consecutive frames, drawn by tensor indexing.
-
-    One epoch visits every trajectory of ``indices`` once, each at a random start frame.
-    """
-
-    dataset: DynamicsDataset
-    indices: torch.Tensor
-    length: int
-    batch_size: int
-    device: torch.device
-    generator: torch.Generator
-
-    def __attrs_post_init__(self) -> None:
-        if self.dataset.sequence_length < self.length:
-            raise TrainingError(
-                f"trajectories have {self.dataset.sequence_length} frames but a training clip "
-                f"needs {self.length} (data.history + objective.rollout_steps); raise "
-                f"data.dataset.sequence_length or lower them."
-            )
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.indices) / self.batch_size)
-
-    def gather(self, traj: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
-        """Float clips [B, length, *obs] for trajectories ``traj`` from frames ``starts``."""
-        frames = starts[:, None] + torch.arange(self.length)
-        stored = self.dataset.observations[traj[:, None], frames]
-        stored = stored.to(self.device, non_blocking=True)
-        return self.dataset.to_float(stored)
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        order = self.indices[torch.randperm(len(self.indices), generator=self.generator)]
-        max_start = self.dataset.sequence_length - self.length
-        for batch in order.split(self.batch_size):
-            starts = torch.randint(0, max_start + 1, (len(batch),), generator=self.generator)
-            yield self.gather(batch, starts)
-
-    def fixed_batch(self, size: int, seed: int) -> torch.Tensor:
-        """The same clips every call: for per-epoch validation and diagnostics."""
-        g = torch.Generator().manual_seed(seed)
-        traj = self.indices[torch.randperm(len(self.indices), generator=g)[:size]]
-        max_start = self.dataset.sequence_length - self.length
-        starts = torch.randint(0, max_start + 1, (len(traj),), generator=g)
-        return self.gather(traj, starts)
-
-
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def jepa_loss(
-    model: JEPA, regularizer: Any, clips: torch.Tensor, history: int, steps: int
-) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
-    """Objective on float clips [B, H + K, *obs]; also returns the context embeddings [B, D]."""
-    context, targets = split_windows(clips, history, steps)
-    z = model.encode(context)
-    predictions = model.rollout(z, steps)
-    target_z = model.encode_target(targets.flatten(0, 1)).view(steps, clips.shape[0], -1)
-    loss, terms = regularizer(predictions.float(), target_z.float(), z.float())
-    return loss, terms, z
+class JEPAObjective(nn.Module):
+    """Phase-1 loss as a module, so DistributedDataParallel can wrap it.
+
+    forward: float clips [B, H + K, *obs] -> (loss, named terms, context embeddings [B, D]).
+    """
+
+    def __init__(self, model: JEPA, regularizer: Any, history: int, steps: int) -> None:
+        super().__init__()
+        self.model = model
+        self.regularizer = regularizer
+        self.history, self.steps = history, steps
+
+    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+        context, targets = split_windows(clips, self.history, self.steps)
+        z = self.model.encode(context)
+        predictions = self.model.rollout(z, self.steps)
+        target_z = self.model.encode_target(targets.flatten(0, 1)).view(self.steps, len(clips), -1)
+        loss, terms = self.regularizer(predictions.float(), target_z.float(), z.float())
+        return loss, terms, z
+
+
+class DecoderObjective(nn.Module):
+    """Phase-2 loss: reconstruct the last frame of each window from frozen latents."""
+
+    def __init__(self, model: JEPA, decoder: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.decoder = decoder
+
+    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        with torch.no_grad():
+            z = self.model.encode(windows).float()
+        return nn.functional.mse_loss(self.decoder(z), windows[:, -1]), {}
 
 
 @attrs.define(eq=False)
@@ -96,13 +71,13 @@ class Phase:
     """One training phase: what it optimises, on which clips, and how one step goes."""
 
     name: str
+    objective: nn.Module  # possibly wrapped in DistributedDataParallel
     params: list[nn.Parameter]
     lr: float
     weight_decay: float
     epochs: int
     warmup_steps: int
     clips: Clips
-    step: Any  # (float clips) -> (loss, terms to log)
     validate: Any  # () -> metrics on the fixed validation batch
     after_step: Any = None  # (phase_step, total_steps) -> more terms to log
 
@@ -129,62 +104,56 @@ class Trainer:
     windows: Clips
     val_windows: torch.Tensor
     generator: torch.Generator
+    dist: Dist = attrs.Factory(Dist)
     history: dict[str, list[dict[str, float]]] = attrs.Factory(lambda: {"jepa": [], "decoder": []})
     speed: dict[str, float] = attrs.Factory(dict)
     step: int = 0  # global step over both phases, for trackers
 
     def fit(self, resume: dict[str, Any] | None = None) -> None:
-        phases = [self._jepa_phase(), self._decoder_phase()]
+        names = ["jepa", "decoder"]
         if resume is not None:
             self._restore(resume)
-            phases = phases[[p.name for p in phases].index(resume["phase"]) :]
-        for i, phase in enumerate(phases):
+            names = names[names.index(resume["phase"]) :]
+        for i, name in enumerate(names):
+            phase = self._jepa_phase() if name == "jepa" else self._decoder_phase()
             self._run_phase(phase, resume if i == 0 else None)
 
     # --- phases ---------------------------------------------------------------------------------
 
     def _jepa_phase(self) -> Phase:
-        cfg = self.recipe.train
+        cfg, objective = self.recipe.train, self.recipe.objective
+        module = JEPAObjective(
+            self.model, self.regularizer, self.recipe.data.history, objective.rollout_steps
+        )
         return Phase(
             name="jepa",
+            objective=wrap(module, self.dist, self.val_batch.device),
             params=[p for p in self.model.parameters() if p.requires_grad],
             lr=cfg.lr,
             weight_decay=cfg.weight_decay,
             epochs=cfg.epochs,
             warmup_steps=round(cfg.warmup_epochs * len(self.clips)),
             clips=self.clips,
-            step=self._jepa_step,
-            validate=self._validate_jepa,
+            validate=lambda: self._validate_jepa(module),
             after_step=self._update_target,
         )
 
     def _decoder_phase(self) -> Phase:
         cfg = self.recipe.decoder_train
+        self.model.requires_grad_(False)  # frozen latents; DDP then syncs only the decoder
+        module = DecoderObjective(self.model, self.decoder)
         total = cfg.epochs * len(self.windows)
         return Phase(
             name="decoder",
+            objective=wrap(module, self.dist, self.val_windows.device),
             params=list(self.decoder.parameters()),
             lr=cfg.lr,
             weight_decay=0.0,
             epochs=cfg.epochs,
             warmup_steps=min(100, total // 10),
             clips=self.windows,
-            step=self._decoder_step,
             validate=self._validate_decoder,
         )
-
-    def _jepa_step(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        objective = self.recipe.objective
-        self.model.train()
-        with autocast(clips.device, self.recipe.train.precision):
-            loss, terms, _ = jepa_loss(
-                self.model,
-                self.regularizer,
-                clips,
-                self.recipe.data.history,
-                objective.rollout_steps,
-            )
-        return loss, {k: float(v) for k, v in terms.items()}
 
     def _update_target(self, phase_step: int, total: int) -> dict[str, float]:
         target = self.recipe.objective.target
@@ -192,17 +161,16 @@ class Trainer:
         self.model.update_target(decay)
         return {"ema_decay": decay}
 
-    def _decoder_step(self, windows: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    @torch.no_grad()
+    def _validate_jepa(self, objective: JEPAObjective) -> dict[str, float]:
+        """Validation loss and collapse diagnostics on the same held-out clips every epoch."""
         self.model.eval()
-        self.decoder.train()
-        with torch.no_grad():
-            z = self.model.encode(windows).float()
-        loss = nn.functional.mse_loss(self.decoder(z), windows[:, -1])
-        return loss, {}
+        with autocast(self.val_batch.device, self.recipe.train.precision):
+            loss, _, z = objective(self.val_batch)
+        diagnostics = collapse_diagnostics(gather_rows(z.float()).cpu())
+        return {"val_loss": float(mean_across_ranks(loss)), **diagnostics}
 
-    def _validate_jepa(self) -> dict[str, float]:
-        return validate_jepa(self.recipe, self.model, self.regularizer, self.val_batch)
-
+    @torch.no_grad()
     def _validate_decoder(self) -> dict[str, float]:
         return validate_decoder(self.model, self.decoder, self.val_windows)
 
@@ -221,56 +189,84 @@ class Trainer:
             first_epoch, phase_step = resume["epoch"] + 1, resume["phase_step"]
         seen, busy = 0, 0.0
         bar = tqdm(
-            total=total, initial=phase_step, desc=phase.name, unit="step", dynamic_ncols=True
+            total=total,
+            initial=phase_step,
+            desc=phase.name,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not self.dist.is_main,
         )
+        device = self.val_batch.device
         for epoch in range(first_epoch, phase.epochs + 1):
-            epoch_loss = 0.0
-            for clips in phase.clips:
+            epoch_loss, pending = 0.0, []  # losses stay on the device until the next sync
+            for i, clips in enumerate(phase.clips, start=1):
                 start = time.perf_counter()
-                loss, terms = phase.step(clips)
-                self._check_finite(loss, phase.name, epoch)
+                phase.objective.train()
+                with autocast(device, self.recipe.train.precision):
+                    loss, terms = phase.objective(clips)[:2]
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.recipe.train.grad_clip > 0:
                     nn.utils.clip_grad_norm_(phase.params, self.recipe.train.grad_clip)
                 optimizer.step()
                 scheduler.step()
-                if phase.after_step is not None:
-                    terms.update(phase.after_step(phase_step, total))
-                busy += time.perf_counter() - start
+                extra = phase.after_step(phase_step, total) if phase.after_step else {}
+                pending.append(loss.detach())
                 phase_step += 1
                 self.step += 1
-                seen += clips.shape[0]
-                epoch_loss += loss.item()
+                seen += len(clips) * self.dist.world_size
+                busy += time.perf_counter() - start
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4g}", sps=f"{seen / max(busy, 1e-9):.0f}")
-                if phase_step % 10 == 0 or phase_step == total:
-                    scalars = {"loss": loss.item(), "lr": scheduler.get_last_lr()[0], **terms}
+                if phase_step % 10 and i < len(phase.clips):
+                    continue
+                losses = self._sync_losses(pending, phase.name, epoch)
+                epoch_loss += sum(losses)
+                bar.set_postfix(loss=f"{losses[-1]:.4g}", sps=f"{seen / max(busy, 1e-9):.0f}")
+                if self.dist.is_main:
+                    logged = {k: float(v) for k, v in terms.items()}
+                    logged.update(extra, loss=losses[-1], lr=scheduler.get_last_lr()[0])
                     self.run.log_scalars(
-                        {f"{phase.name}/{k}": v for k, v in scalars.items()}, self.step
+                        {f"{phase.name}/{k}": v for k, v in logged.items()}, self.step
                     )
-            metrics = {"train_loss": epoch_loss / max(1, len(phase.clips)), **phase.validate()}
-            self.history[phase.name].append(metrics)
-            self.speed[phase.name] = seen / max(busy, 1e-9)
-            self.run.epoch_end(phase.name, epoch, metrics, self.step)
-            if metrics.get("collapsed"):
-                log.warning(
-                    "epoch %d: embeddings look collapsed (effective rank %.2f, normalised std "
-                    "%.4f)",
-                    epoch,
-                    metrics["rankme"],
-                    metrics["normalised_std"],
-                )
-            self._save(phase.name, epoch, phase_step, optimizer, scheduler)
+            metrics = {"train_loss": epoch_loss / max(1, len(phase.clips))}
+            metrics.update(phase.validate())
+            self._end_epoch(
+                phase, epoch, phase_step, metrics, seen / max(busy, 1e-9), optimizer, scheduler
+            )
         bar.close()
 
-    def _check_finite(self, loss: torch.Tensor, phase: str, epoch: int) -> None:
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"the {phase} loss became {loss.item()} at global step {self.step + 1} (epoch "
-                f"{epoch}); stopping. The last good checkpoint is kept in {self.run.dir}. Try a "
-                f"lower train.lr or train.grad_clip, or another objective.regularizer."
+    def _end_epoch(self, phase, epoch, phase_step, metrics, speed, optimizer, scheduler) -> None:
+        self.history[phase.name].append(metrics)
+        self.speed[phase.name] = speed
+        if not self.dist.is_main:
+            return
+        self.run.epoch_end(phase.name, epoch, metrics, self.step)
+        if metrics.get("collapsed"):
+            log.warning(
+                "epoch %d: embeddings look collapsed (effective rank %.2f, normalised std %.4f)",
+                epoch,
+                metrics["rankme"],
+                metrics["normalised_std"],
             )
+        self._save(phase.name, epoch, phase_step, optimizer, scheduler)
+
+    def _sync_losses(self, pending: list[torch.Tensor], phase: str, epoch: int) -> list[float]:
+        """Bring the last few step losses to the host (one copy per 10 steps), check each."""
+        losses = mean_across_ranks(torch.stack(pending)).tolist()
+        first_step = self.step - len(pending) + 1
+        pending.clear()
+        for offset, value in enumerate(losses):
+            if not math.isfinite(value):
+                self._stop_non_finite(value, first_step + offset, phase, epoch)
+        return losses
+
+    def _stop_non_finite(self, loss: float, step: int, phase: str, epoch: int) -> None:
+        raise TrainingError(
+            f"the {phase} loss became {loss} at global step {step} (epoch "
+            f"{epoch}); stopping. The last good checkpoint is kept in {self.run.dir}; the "
+            f"weights of this step were not saved. Try a lower train.lr or train.grad_clip, "
+            f"or another objective.regularizer."
+        )
 
     # --- checkpoints ----------------------------------------------------------------------------
 
@@ -299,26 +295,15 @@ class Trainer:
 
 
 @torch.no_grad()
-def validate_jepa(
-    recipe: Recipe, model: JEPA, regularizer: Any, val_batch: torch.Tensor
-) -> dict[str, float]:
-    """Validation loss and collapse diagnostics on the same held-out clips every epoch."""
-    model.eval()
-    with autocast(val_batch.device, recipe.train.precision):
-        loss, _, z = jepa_loss(
-            model, regularizer, val_batch, recipe.data.history, recipe.objective.rollout_steps
-        )
-    return {"val_loss": loss.item(), **collapse_diagnostics(z.float().cpu())}
-
-
-@torch.no_grad()
 def validate_decoder(model: JEPA, decoder: nn.Module, val_batch: torch.Tensor) -> dict[str, float]:
     """Reconstruction MSE beside the blank-frame and mean-frame baselines on held-out windows."""
     decoder.eval()
     truth = val_batch[:, -1]
     decoded = decoder(model.encode(val_batch).float())
     return {
-        "val_recon_mse": float(nn.functional.mse_loss(decoded, truth)),
-        "val_blank_mse": float(truth.pow(2).mean()),
-        "val_mean_mse": float((truth - truth.mean(0, keepdim=True)).pow(2).mean()),
+        "val_recon_mse": float(mean_across_ranks(nn.functional.mse_loss(decoded, truth))),
+        "val_blank_mse": float(mean_across_ranks(truth.pow(2).mean())),
+        "val_mean_mse": float(
+            mean_across_ranks((truth - truth.mean(0, keepdim=True)).pow(2).mean())
+        ),
     }

@@ -50,12 +50,14 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = list(killed_dir.glob("*/checkpoint.pt"))
-        if found and load_checkpoint(found[0])["epoch"] >= 2:
-            break
-        time.sleep(0.02)
+        if found:
+            progress = load_checkpoint(found[0])
+            if progress["phase"] != "jepa" or progress["epoch"] >= 2:
+                break
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     (killed,) = killed_dir.iterdir()
     assert not (killed / "metrics.json").exists()  # it really died mid-run
 
