@@ -66,6 +66,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a finished run directory: eval.json, forecast_eval.png, probe_r2.png."""
+    from jepa_framework.evaluate import evaluate_run, format_summary
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise JepaError(f"run directory {run_dir} does not exist.")
+    report = evaluate_run(run_dir)
+    print(format_summary(report))
+    print(f"evaluation written to {run_dir / 'eval.json'}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a grid (comma-separated override values are axes) and write a comparison table."""
+    from jepa_framework.plugins import host
+    from jepa_framework.sweep import run_sweep
+
+    recipe_name, overrides = _recipe_and_overrides(args)
+    sweep_dir, table = run_sweep(recipe_name, overrides, host())
+    print(table, end="")
+    print(f"sweep finished: {sweep_dir} (results.md, results.csv, runs.csv)")
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from jepa_framework.recipe import dump_recipe, load_recipe
 
@@ -97,9 +122,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from jepa_framework.plugins import host
+    """Every plugin the entry-point group names: where it comes from and what it adds."""
+    from jepa_framework.plugins import DISABLE_ENV, host
 
-    for info in host().info.values():
+    infos = list(host().info.values())
+    for info in infos:
         status = "disabled" if info.disabled else ("BROKEN" if info.error else "ok")
         dist = f"{info.distribution} {info.version}".strip() or "(not installed)"
         print(f"{info.name} [{status}] {dist} - {info.module}")
@@ -109,6 +136,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    hooks: {', '.join(info.hooks)}")
         if info.components:
             print(f"    provides: {', '.join(info.components)}")
+    broken = [i.name for i in infos if i.error]
+    disabled = [i.name for i in infos if i.disabled]
+    print(
+        f"{len(infos)} plugin(s): {len(infos) - len(broken) - len(disabled)} ok, "
+        f"{len(broken)} broken, {len(disabled)} disabled"
+    )
+    if broken:
+        print(f"silence broken plugins with {DISABLE_ENV}={','.join(broken)}")
     return 0
 
 
@@ -137,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint"
     )
     run.set_defaults(func=cmd_run)
+    evaluate = sub.add_parser(
+        "eval", help="evaluate a finished run: probes, forecasts vs baselines, eval.json"
+    )
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by jepa run")
+    evaluate.set_defaults(func=cmd_eval)
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a grid of overrides (a=x,y b=1,2) and compare the runs in one table",
+    )
+    _add_recipe_args(sweep)
+    sweep.set_defaults(func=cmd_sweep)
     show = sub.add_parser("show", help="print the resolved recipe (defaults and overrides applied)")
     _add_recipe_args(show)
     show.set_defaults(func=cmd_show)

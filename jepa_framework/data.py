@@ -62,6 +62,8 @@ class DynamicsDataset:
     lyapunov_frames: ClassVar[float | None] = None
     #: seconds between frames, for reporting horizons in time
     frame_dt: ClassVar[float] = 0.05
+    #: observations are pixel frames (pixel metrics) rather than coordinates (NRMSE per dimension)
+    is_image: ClassVar[bool] = False
 
     def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
         self.params = params
@@ -93,6 +95,21 @@ class DynamicsDataset:
         raise NotImplementedError
 
     # --- provided -----------------------------------------------------------------------------
+
+    def probe_targets(self, states: torch.Tensor) -> tuple[torch.Tensor, tuple[str, ...]]:
+        """What a linear probe should recover from states [..., S]: targets [..., P] and names.
+
+        The default is the state as it is; datasets with angles override this with their sine
+        and cosine, which a linear map can reach (a raw unwrapped angle it cannot).
+        """
+        return states.float(), tuple(self.state_names)
+
+    def trajectory_groups(self, states: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named subsets of trajectories to report separately, from initial states [N, S].
+
+        Returns boolean masks [N] (e.g. energy bands of a chaotic system); none by default.
+        """
+        return {}
 
     def generate(self, n: int, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states."""
@@ -189,6 +206,8 @@ class VectorDataset(DynamicsDataset):
 
 class ImageDataset(DynamicsDataset):
     """Observations are frames; stored as uint8 [N, T, *stored] and made float per batch."""
+
+    is_image = True
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

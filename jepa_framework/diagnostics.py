@@ -40,14 +40,17 @@ def collapse_diagnostics(z: torch.Tensor) -> dict[str, float]:
         "rankme": rankme(z),
         "normalised_std": float(normalised_std),
     }
-    out["collapsed"] = float(is_collapsed(out, dim))
+    out["collapsed"] = float(is_collapsed(out, dim, z.shape[0]))
     return out
 
 
-def is_collapsed(diag: dict[str, float], dim: int) -> bool:
+def is_collapsed(diag: dict[str, float], dim: int, samples: int | None = None) -> bool:
+    """Below any threshold. The rank test is skipped when ``samples`` cannot show rank 2 or more
+    (N centred samples span at most N - 1 dimensions), so tiny validation sets are not flagged."""
     isotropic = 1.0 / math.sqrt(dim)
+    rank_possible = min(dim, samples - 1) if samples is not None else dim
     return (
-        diag["rankme"] < MIN_RANKME
+        (diag["rankme"] < MIN_RANKME and rank_possible >= 2)
         or diag["normalised_std"] < MIN_NORMALISED_STD_FRACTION * isotropic
         or diag["dead_fraction"] > 0.9
     )

@@ -125,9 +125,21 @@ class OutputSection:
 
 @attrs.frozen
 class EvalSection:
-    """`jepa eval` settings; it also runs at the end of `jepa run` when enabled."""
+    """`jepa eval` settings; it also runs at the end of `jepa run` when enabled.
+
+    Forecasts are scored on ``trajectories`` freshly generated held-out trajectories (at most the
+    dataset's size, so tiny recipes evaluate quickly) of ``history + horizon`` frames.
+    """
 
     enabled: bool = True
+    trajectories: int = 256  # held-out trajectories for forecasts (capped at data size)
+    horizon: int = 100  # forecast steps scored (may exceed the training sequence length)
+    seed: int = 12345  # seed of the held-out trajectories (distinct from the data seed)
+    probe_samples: int = 5000  # most training windows used to fit the linear probes
+    probe_steps: int = 20  # probe predicted latents up to k steps ahead (capped by the data)
+    ar_order: int = 0  # frames of history for the linear AR baseline; 0 = data.history
+    baselines: bool = True  # train the supervised residual MLP baseline (same budget as JEPA)
+    baseline_hidden_dim: int = 256  # width of that MLP
 
 
 @attrs.frozen
@@ -247,6 +259,11 @@ def _describe(path: str, exc: BaseException) -> list[str]:
         return [f"{where}: required key is missing"]
     if isinstance(exc, _UnknownName):
         return [f"{where}.name: {exc}"]
+    if len(exc.args) >= 2 and isinstance(exc.args[1], attrs.Attribute):  # an attrs validator
+        field, hint = exc.args[1], ""
+        if len(exc.args) >= 4 and isinstance(exc.args[3], str):
+            hint = did_you_mean(exc.args[3], [str(o) for o in exc.args[2]])
+        return [f"{where}.{field.name}: {exc.args[0]}{hint}"]
     message = str(exc) or type(exc).__name__
     if "invalid literal" in message or "could not convert" in message:
         message = f"wrong type ({message})"
@@ -266,6 +283,8 @@ def _check_choices(recipe: Recipe) -> list[str]:
         problems.append("data.history: must be at least 1")
     if recipe.objective.rollout_steps < 1:
         problems.append("objective.rollout_steps: must be at least 1")
+    if recipe.eval.horizon < 1 or recipe.eval.trajectories < 1:
+        problems.append("eval.horizon and eval.trajectories: must be at least 1")
     if not 0.0 < recipe.data.val_fraction < 1.0:
         problems.append("data.val_fraction: must lie strictly between 0 and 1")
     return problems

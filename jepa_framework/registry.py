@@ -59,6 +59,11 @@ class Registry:
                 f"plugin '{plugin}' registered {self.kind[:-1]} '{name}' with params "
                 f"{params!r}, which is not an attrs class; decorate it with @attrs.frozen."
             )
+        if any(f.name == "name" for f in attrs.fields(params)):
+            raise PluginError(
+                f"plugin '{plugin}' registered {self.kind[:-1]} '{name}' with a params field "
+                f"called 'name', which recipes reserve for choosing the component; rename it."
+            )
         if name in self._components:
             first = self._components[name].plugin
             raise PluginError(

@@ -57,11 +57,21 @@ class Run:
 
     def log_scalars(self, scalars: dict[str, float], step: int) -> None:
         clean = {k: float(v) for k, v in scalars.items() if isinstance(v, (int, float))}
+        self._each_tracker("log", clean, step)
+
+    def start_trackers(self) -> None:
+        self._each_tracker("start", self)
+
+    def finish_trackers(self, metrics: dict[str, Any]) -> None:
+        """``metrics`` is metrics.json, or ``{"failed": True, "error": ...}`` after a failure."""
+        self._each_tracker("finish", self, metrics)
+
+    def _each_tracker(self, method: str, *args: Any) -> None:
         for tracker in self.trackers:
             try:
-                tracker.log(clean, step)
+                getattr(tracker, method)(*args)
             except Exception as exc:  # a tracker failure never kills training
-                log.warning("tracker %s failed to log: %s", type(tracker).__name__, exc)
+                log.warning("tracker %s failed in %s: %s", type(tracker).__name__, method, exc)
 
     def epoch_end(self, phase: str, epoch: int, metrics: dict[str, float], step: int) -> None:
         log.info(

@@ -50,14 +50,14 @@ def build(host: PluginHost, spec: ComponentSpec, *args: Any) -> Any:
 
 
 def provenance(host: PluginHost) -> str:
-    plugins = ", ".join(
+    dists = {
         f"{i.distribution or i.name} {i.version}".strip()
         for i in host.info.values()
         if not i.error and not i.disabled
-    )
+    }
     return (
         f"resolved by jepa-framework {__version__} (torch {torch.__version__}, "
-        f"python {platform.python_version()})\nplugins: {plugins}\n"
+        f"python {platform.python_version()})\nplugin distributions: {', '.join(sorted(dists))}\n"
         f"reproduce with: jepa run <this file>"
     )
 
@@ -92,6 +92,10 @@ def build_all(recipe: Recipe, host: PluginHost) -> Built:
     decoder = build(host, recipe.model.decoder, shapes).to(device)
     regularizer = build(host, recipe.objective.regularizer)
     model = JEPA(encoder, predictor, regularizer.target).to(device)
+    if recipe.train.compile:  # in place, so state_dict keys stay those of the plain modules
+        for module in (model.encoder, model.target_encoder, model.predictor, decoder):
+            if module is not None:
+                module.compile()
     return Built(dataset, model, decoder, regularizer, trackers, device, data_seconds, dist_info)
 
 
@@ -172,11 +176,14 @@ def _run_main(
             describe(built.dataset),
             built.data_seconds,
         )
-        for tracker in built.trackers:
-            tracker.start(run)
+        run.start_trackers()
         host.hook.on_run_start(run=run)
         trainer = make_trainer(recipe, built, run)
-        trainer.fit(state)
+        try:
+            trainer.fit(state)
+        except BaseException as exc:  # trackers learn that the run failed, then it propagates
+            run.finish_trackers({"failed": True, "error": f"{type(exc).__name__}: {exc}"})
+            raise
         metrics = report(recipe, built, trainer, run)
         metrics["data_generation_s"] = built.data_seconds
         metrics["wall_time_s"] = time.perf_counter() - started
@@ -185,8 +192,7 @@ def _run_main(
             from jepa_framework.evaluate import evaluate
 
             evaluate(recipe, built, run_dir, host)
-        for tracker in built.trackers:
-            tracker.finish(run, metrics)
+        run.finish_trackers(metrics)
         host.hook.on_run_end(run=run, metrics=metrics)
         log.info("done in %.1fs: %s", metrics["wall_time_s"], run_dir)
     finally:

@@ -6,12 +6,16 @@ import math
 
 import attrs
 import numpy as np
+import torch
 from attrs.validators import gt
 
-from jepa_builtins.datasets.double_pendulum import integrate, positions, sample_initial
+from jepa_builtins.datasets.double_pendulum import energy, integrate, positions, sample_initial
 from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
 
 PENDULUM_STATE_NAMES = ("theta1", "theta2", "omega1", "omega2")
+PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", "omega1", "omega2")
+#: Lyapunov time of high-energy (E > 10 J) starts, in seconds (EVALUATION.md: ~14 frames of 0.05 s)
+LYAPUNOV_TIME_S = 0.7
 
 
 @attrs.frozen
@@ -32,14 +36,42 @@ def pendulum_states(
     return integrate(initial, steps, params.dt, params.substeps)
 
 
-class PendulumDataset(VectorDataset):
+def pendulum_probe_targets(states: torch.Tensor) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """States [..., 4] (unwrapped angles) -> [..., 6]: sin, cos of both angles; both velocities."""
+    th, w = states[..., :2].float(), states[..., 2:].float()
+    sin, cos = th.sin(), th.cos()
+    targets = torch.stack([sin[..., 0], cos[..., 0], sin[..., 1], cos[..., 1]], dim=-1)
+    return torch.cat([targets, w], dim=-1), PENDULUM_PROBE_NAMES
+
+
+class PendulumTiming:
+    """Frame spacing and Lyapunov time follow ``params.dt`` (mixin for both pendulum datasets)."""
+
+    params: PendulumParams
+
+    @property
+    def frame_dt(self) -> float:  # type: ignore[override]
+        return self.params.dt
+
+    @property
+    def lyapunov_frames(self) -> float:  # type: ignore[override]
+        return round(LYAPUNOV_TIME_S / self.params.dt, 9)  # 14.0, not 13.999999999999998
+
+    def probe_targets(self, states: torch.Tensor) -> tuple[torch.Tensor, tuple[str, ...]]:
+        return pendulum_probe_targets(states)
+
+    def trajectory_groups(self, states: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Energy bands of the starts [N, 4]: chaos (and so the reachable horizon) depends on E."""
+        e = torch.from_numpy(energy(*states.double().numpy().T))
+        return {"E>10": e > 10, "0<E<10": (e > 0) & (e <= 10), "E<0": e <= 0}
+
+
+class PendulumDataset(PendulumTiming, VectorDataset):
     """Double pendulum, observed as bob positions (x1, y1, x2, y2); chaotic at high energy."""
 
     state_names = PENDULUM_STATE_NAMES
     linked_points = True
     view_extent = 2.2
-    lyapunov_frames = 14.0
-    frame_dt = 0.05
     params: PendulumParams
 
     def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:

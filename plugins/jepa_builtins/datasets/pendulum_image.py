@@ -10,7 +10,12 @@ import torch
 from attrs.validators import ge
 
 from jepa_builtins.datasets.double_pendulum import positions
-from jepa_builtins.datasets.pendulum import PENDULUM_STATE_NAMES, PendulumParams, pendulum_states
+from jepa_builtins.datasets.pendulum import (
+    PENDULUM_STATE_NAMES,
+    PendulumParams,
+    PendulumTiming,
+    pendulum_states,
+)
 from jepa_builtins.datasets.rendering import PALETTE_GRAY, PALETTE_RGB, render
 from jepa_framework.data import ImageDataset, Trajectories
 
@@ -23,7 +28,7 @@ class PendulumImageParams(PendulumParams):
     grayscale: bool = False  # one channel instead of RGB
 
 
-class PendulumImageDataset(ImageDataset):
+class PendulumImageDataset(PendulumTiming, ImageDataset):
     """Double pendulum rendered as S x S frames (RGB or grayscale); chaotic at high energy.
 
     Frames are stored as part labels, uint8 [N, T, S, S], a third of the memory of RGB; colour
@@ -31,8 +36,6 @@ class PendulumImageDataset(ImageDataset):
     """
 
     state_names = PENDULUM_STATE_NAMES
-    lyapunov_frames = 14.0
-    frame_dt = 0.05
     params: PendulumImageParams
 
     def __init__(self, params: PendulumImageParams, cache_dir: Path | None = None) -> None:
@@ -52,5 +55,7 @@ class PendulumImageDataset(ImageDataset):
 
     def to_float(self, stored: torch.Tensor) -> torch.Tensor:
         """Labels uint8 [..., S, S] -> colours float32 [..., C, S, S] in [0, 1]."""
-        colours = self.palette.to(stored.device)[stored.long()]  # [..., S, S, C]
+        if self.palette.device != stored.device:  # moved once, not on every batch
+            self.palette = self.palette.to(stored.device)
+        colours = self.palette[stored.long()]  # [..., S, S, C]
         return colours.movedim(-1, -3).contiguous()

@@ -1,0 +1,174 @@
+"""Forecast baselines in observation space (shared/EVALUATION.md, "Baselines").
+
+Every forecaster maps float contexts [B, C, *obs] and a number of steps to forecasts
+[B, steps, *obs]. The supervised residual MLP gets the same budget as the JEPA: the same number
+of optimizer steps (train.epochs x batches per epoch over the training trajectories), the same
+batch size, learning rate, weight decay, warmup and gradient clipping, and the same multi-step
+loss (objective.rollout_steps frames unrolled) -- but supervised in observation space.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+
+from jepa_framework.evaluate.ridge import Ridge
+from jepa_framework.schedules import warmup_cosine
+
+Forecaster = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def copy_last(context: torch.Tensor, steps: int) -> torch.Tensor:
+    """Repeat the last context frame."""
+    return context[:, -1:].expand(-1, steps, *context.shape[2:]).clone()
+
+
+def constant_velocity(context: torch.Tensor, steps: int) -> torch.Tensor:
+    """x_{t+h} = x_t + h (x_t - x_{t-1}); needs at least two context frames."""
+    last, prev = context[:, -1:], context[:, -2:-1]
+    h = torch.arange(1, steps + 1, dtype=context.dtype).view(1, steps, *[1] * (context.dim() - 2))
+    return last + h * (last - prev)
+
+
+def blank(context: torch.Tensor, steps: int) -> torch.Tensor:
+    """An all-zero (background) frame: what a sparse frame's pixel MSE should be compared with."""
+    return torch.zeros(context.shape[0], steps, *context.shape[2:])
+
+
+def mean_frame(frame: torch.Tensor) -> Forecaster:
+    """Always the mean training frame [*obs]."""
+    return lambda context, steps: frame.expand(context.shape[0], steps, *frame.shape).clone()
+
+
+def _windows(series: torch.Tensor, length: int, limit: int, seed: int) -> torch.Tensor:
+    """Up to ``limit`` random windows [M, length, D] out of series [N, T, D]."""
+    n, t = series.shape[:2]
+    starts = t - length + 1
+    pairs = torch.arange(n * starts)
+    if len(pairs) > limit:
+        pairs = pairs[torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))]
+        pairs = pairs[:limit]
+    traj, start = pairs // starts, pairs % starts
+    return series[traj[:, None], start[:, None] + torch.arange(length)]
+
+
+class LinearAR:
+    """Ridge on the stacked last ``order`` frames -> next frame, rolled out autoregressively.
+
+    Exact (up to the tiny ridge penalty) on linear recurrences such as a circle at one speed.
+    """
+
+    def __init__(self, series: torch.Tensor, order: int, limit: int = 100_000, seed: int = 0):
+        """Fit on training trajectories series [N, T, D] (T > order)."""
+        self.order = order
+        w = _windows(series.flatten(2), order + 1, limit, seed)
+        self.ridge = Ridge.fit(w[:, :order].flatten(1), w[:, order], alpha=1e-8)
+
+    def __call__(self, context: torch.Tensor, steps: int) -> torch.Tensor:
+        shape = context.shape[2:]
+        frames = list(context.flatten(2)[:, -self.order :].unbind(1))
+        out = []
+        for _ in range(steps):
+            nxt = self.ridge.predict(torch.stack(frames[-self.order :], 1).flatten(1))
+            frames.append(nxt)
+            out.append(nxt)
+        return torch.stack(out, 1).view(context.shape[0], steps, *shape)
+
+
+class ResidualMLP(nn.Module):
+    """x_{t+1} = x_t + MLP(stacked last ``order`` frames), in standardised coordinates."""
+
+    def __init__(self, dim: int, order: int, hidden: int, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.order = order
+        self.net = nn.Sequential(
+            nn.Linear(dim * order, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, dim),
+        )
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def unroll(self, context: torch.Tensor, steps: int) -> torch.Tensor:
+        """Standardised context [B, >=order, D] -> standardised forecasts [B, steps, D]."""
+        frames = list(context[:, -self.order :].unbind(1))
+        out = []
+        for _ in range(steps):
+            nxt = frames[-1] + self.net(torch.cat(frames[-self.order :], dim=1))
+            frames.append(nxt)
+            out.append(nxt)
+        return torch.stack(out, 1)
+
+    @torch.no_grad()
+    def forward(self, context: torch.Tensor, steps: int) -> torch.Tensor:
+        self.eval()
+        z = (context.flatten(2) - self.mean) / self.std
+        return (self.unroll(z, steps) * self.std + self.mean).view(
+            context.shape[0], steps, *context.shape[2:]
+        )
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Small matrices train as fast on one torch thread, and far faster when cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@one_thread()
+def train_residual_mlp(
+    series: torch.Tensor,
+    order: int,
+    rollout_steps: int,
+    optimizer_steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    warmup_steps: int,
+    grad_clip: float,
+    hidden: int,
+    seed: int,
+) -> ResidualMLP:
+    """Train on random clips of training trajectories series [N, T, D]; see the module doc."""
+    series = series.flatten(2).float()
+    steps = max(1, min(rollout_steps, series.shape[1] - order))
+    mean = series.mean((0, 1))
+    std = series.std((0, 1)).clamp_min(1e-6)
+    model = ResidualMLP(series.shape[2], order, hidden, mean, std)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, optimizer_steps, warmup_steps)
+    )
+    g = torch.Generator().manual_seed(seed)
+    length = order + steps
+    n, t = series.shape[:2]
+    normed = (series - mean) / std
+    model.train()
+    for _ in range(optimizer_steps):
+        traj = torch.randint(0, n, (batch_size,), generator=g)
+        start = torch.randint(0, t - length + 1, (batch_size,), generator=g)
+        clips = normed[traj[:, None], start[:, None] + torch.arange(length)]
+        pred = model.unroll(clips[:, :order], steps)
+        loss = nn.functional.mse_loss(pred, clips[:, order:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        schedule.step()
+    return model
+
+
+def jepa_budget(n_train: int, batch_size: int, epochs: int) -> int:
+    """Optimizer steps of the JEPA phase: one epoch visits every training trajectory once."""
+    return epochs * math.ceil(n_train / batch_size)

@@ -1,0 +1,63 @@
+"""Forecast metrics of shared/EVALUATION.md: NRMSE, valid prediction time, pixel MSE and PSNR."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def nrmse(pred: torch.Tensor, truth: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Per-trajectory, per-horizon NRMSE: [N, H, D] twice and sigma [D] -> [N, H].
+
+    sqrt(mean_d ((pred_d - truth_d) / sigma_d)^2), sigma_d the std of dimension d over the
+    test set, so every dimension counts alike whatever its scale.
+    """
+    z = (pred.float() - truth.float()) / sigma.float().clamp_min(1e-8)
+    return z.pow(2).mean(-1).sqrt()
+
+
+def pixel_errors(pred: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames [N, H, *frame] in [0, 1] -> (MSE [N, H], relative error [N, H]).
+
+    The relative error mean((xhat - x)^2) / mean(x^2) is what pixel VPT thresholds.
+    """
+    sq = (pred.float() - truth.float()).pow(2).flatten(2).mean(-1)
+    energy = truth.float().pow(2).flatten(2).mean(-1).clamp_min(1e-12)
+    return sq, sq / energy
+
+
+def psnr(mse: torch.Tensor | float) -> torch.Tensor:
+    """PSNR = 10 log10(1 / MSE) for frames in [0, 1] (elementwise)."""
+    return 10.0 * torch.log10(1.0 / torch.as_tensor(mse, dtype=torch.float64).clamp_min(1e-12))
+
+
+def first_crossing(curves: torch.Tensor, eps: float) -> torch.Tensor:
+    """First horizon h (1-based) at which each curve [N, H] exceeds eps: [N] long.
+
+    A curve that never exceeds eps gets H (censored: the true value is at least H).
+    """
+    above = curves > eps
+    h = curves.shape[1]
+    first = torch.where(
+        above.any(1), above.float().argmax(1) + 1, torch.full_like(above[:, 0], h, dtype=torch.long)
+    )
+    return first.long()
+
+
+def vpt(
+    curves: torch.Tensor, eps: float, frame_dt: float, lyapunov_frames: float | None
+) -> dict[str, float | None]:
+    """Valid prediction time: median over trajectories of :func:`first_crossing`.
+
+    In frames, seconds and (where the dynamics are chaotic) Lyapunov times; ``censored`` is the
+    fraction of trajectories that never crossed eps within the horizon.
+    """
+    first = first_crossing(curves, eps)
+    frames = float(first.float().median()) if len(first) else math.nan
+    return {
+        "frames": frames,
+        "seconds": frames * frame_dt,
+        "lyapunov_times": frames / lyapunov_frames if lyapunov_frames else None,
+        "censored": float((~(curves > eps).any(1)).float().mean()) if len(first) else math.nan,
+    }

@@ -1,0 +1,124 @@
+"""Linear probes from frozen latents to the true state, now and k predicted steps ahead.
+
+The probe is a ridge regression fitted on windows of training trajectories and scored on fresh
+held-out trajectories (split by trajectory, never by frame), over the training sequence length
+so that both come from the same distribution. Targets come from
+``dataset.probe_targets`` (sin and cos of angles rather than raw angles). A randomly
+initialised encoder probed the same way is the control: what training adds over random features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from jepa_framework.data import DynamicsDataset
+from jepa_framework.evaluate.ridge import Ridge, r2_scores
+from jepa_framework.evaluate.windows import encode_stored, gather, pick_starts
+from jepa_framework.model import JEPA
+
+
+@attrs.frozen
+class ProbeSet:
+    """Stored clips [M, H + K, *stored] and their probe targets [M, H + K, P]."""
+
+    clips: torch.Tensor
+    targets: torch.Tensor
+
+
+def probe_set(
+    dataset: DynamicsDataset,
+    observations: torch.Tensor,
+    states: torch.Tensor,
+    length: int,
+    count: int,
+    seed: int,
+) -> ProbeSet:
+    """Up to ``count`` clips of ``length`` frames from stored observations [N, T, *stored]."""
+    n_starts = observations.shape[1] - length + 1
+    t, s = pick_starts(torch.arange(observations.shape[0]), n_starts, count, seed)
+    targets, _ = dataset.probe_targets(gather(states, t, s, length))
+    return ProbeSet(gather(observations, t, s, length), targets)
+
+
+def fit_probe(
+    encoder: nn.Module, dataset: DynamicsDataset, train: ProbeSet, history: int, device
+) -> Ridge:
+    """Ridge from latents of the training windows to the target at each window's last frame."""
+    z = encode_stored(encoder, dataset, train.clips[:, :history], device)
+    return Ridge.fit(z, train.targets[:, history - 1])
+
+
+@torch.no_grad()
+def probe_ahead(
+    model: JEPA, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, history: int, device
+) -> torch.Tensor:
+    """R² [K + 1, P] of the probe on latents predicted k = 0..K steps ahead of each context.
+
+    k = 0 is the encoder's own latent; k > 0 applies ``model.rollout`` k times.
+    """
+    steps = test.clips.shape[1] - history
+    z0 = encode_stored(model.encoder, dataset, test.clips[:, :history], device)
+    latents = [z0]
+    if steps > 0:
+        model.eval()
+        rolled = model.rollout(z0.to(device), steps).float().cpu()  # [K, M, D]
+        latents.extend(rolled.unbind(0))
+    return torch.stack(
+        [
+            r2_scores(probe.predict(z), test.targets[:, history - 1 + k])
+            for k, z in enumerate(latents)
+        ]
+    )
+
+
+def probe_study(
+    model: JEPA,
+    random_encoder: nn.Module,
+    dataset: DynamicsDataset,
+    train_idx: torch.Tensor,
+    test: tuple[torch.Tensor, torch.Tensor],
+    history: int,
+    probe_steps: int,
+    samples: int,
+    seed: int,
+    device: torch.device,
+) -> tuple[dict[str, Any], Ridge]:
+    """Probe R² per variable (trained and random encoder) and the R²-over-k curve.
+
+    Fitted on windows of the training trajectories ``train_idx``, scored on ``test`` (stored
+    observations [N, T, *stored], states [N, T, S]) of held-out trajectories. Returns the
+    JSON-ready report and the fitted probe (reused to decode rolled-out latents).
+    """
+    frames = test[0].shape[1]
+    # at most half the frames ahead, so every trajectory still offers several contexts
+    steps = max(0, min(probe_steps, (frames - history) // 2))
+    _, names = dataset.probe_targets(dataset.states[:1, :1])
+    observations, states = dataset.observations[train_idx], dataset.states[train_idx]
+    train = probe_set(dataset, observations, states, history, samples, seed)
+    test_set = probe_set(dataset, *test, history + steps, samples, seed + 1)
+    probe = fit_probe(model.encoder, dataset, train, history, device)
+    ahead = probe_ahead(model, probe, dataset, test_set, history, device)  # [K + 1, P]
+    random_probe = fit_probe(random_encoder, dataset, train, history, device)
+    z_random = encode_stored(random_encoder, dataset, test_set.clips[:, :history], device)
+    random_r2 = r2_scores(random_probe.predict(z_random), test_set.targets[:, history - 1])
+    report = {
+        "names": list(names),
+        "train_windows": len(train.clips),
+        "test_windows": len(test_set.clips),
+        "r2": dict(zip(names, ahead[0].tolist(), strict=True)),
+        "r2_mean": float(ahead[0].mean()),
+        "random_encoder": {
+            "r2": dict(zip(names, random_r2.tolist(), strict=True)),
+            "r2_mean": float(random_r2.mean()),
+        },
+        "ahead": {
+            "k": list(range(steps + 1)),
+            "r2_mean": ahead.mean(1).tolist(),
+            "r2": {name: ahead[:, i].tolist() for i, name in enumerate(names)},
+        },
+    }
+    return report, probe

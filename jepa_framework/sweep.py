@@ -1,0 +1,258 @@
+"""`jepa sweep`: run a grid of overrides sequentially and compare the runs in one table.
+
+An override whose value holds a comma at the top level is a grid axis
+(``objective.regularizer.name=mse,vicreg seed=0,1,2``); commas inside brackets, braces or quotes
+are YAML, not axes (``tracking=[{name: local}, {name: wandb}]``). Every grid point is validated
+before the first run starts. The table reports mean ± std over the ``seed`` axis of collapse
+diagnostics, probe R², valid prediction time and reconstruction error, with the baselines of the
+runs' evaluations beside them.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import logging
+import math
+import re
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jepa_framework.errors import JepaError
+from jepa_framework.recipe import Recipe, load_recipe
+from jepa_framework.run import new_run_dir
+
+log = logging.getLogger("jepa_framework")
+
+SEED_KEY = "seed"
+
+#: table columns: (key in a run's row, heading)
+COLUMNS = (
+    ("rankme", "RankMe"),
+    ("normalised_std", "norm. std"),
+    ("std_mean", "dim std"),
+    ("collapsed", "collapsed"),
+    ("probe_r2", "probe R²"),
+    ("random_probe_r2", "random-enc R²"),
+    ("vpt", "VPT"),
+    ("state_vpt", "state VPT"),
+    ("recon_mse", "recon MSE"),
+    ("blank_mse", "blank MSE"),
+)
+
+
+def split_top_level(value: str) -> list[str]:
+    """Split on commas outside brackets, braces and quotes: ``a,[b,c]`` -> ``a``, ``[b,c]``."""
+    parts, depth, quote, current = [], 0, "", []
+    for ch in value:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current).strip())
+    return parts
+
+
+def split_axes(overrides: Sequence[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Fixed overrides and grid axes (key, values) in command-line order."""
+    fixed, axes = [], []
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        values = split_top_level(value) if sep else [value]
+        if len(values) > 1:
+            if any(not v for v in values):
+                raise JepaError(f"sweep axis '{text}' has an empty value.")
+            axes.append((key.strip(), values))
+        else:
+            fixed.append(text)
+    return fixed, axes
+
+
+def short_key(key: str) -> str:
+    """``objective.regularizer.name`` -> ``regularizer``; ``train.lr`` -> ``lr``."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+
+@attrs.frozen
+class Point:
+    """One grid point: its axis values and its resolved recipe."""
+
+    values: dict[str, str]
+    recipe: Recipe
+
+    @property
+    def label(self) -> str:
+        text = "_".join(f"{short_key(k)}-{v}" for k, v in self.values.items())
+        return re.sub(r"[^A-Za-z0-9.=_-]+", "-", text) or "run"
+
+
+def plan(recipe: str, overrides: Sequence[str], registries: Any) -> list[Point]:
+    """Every grid point's recipe, validated up front so a typo fails before any training."""
+    fixed, axes = split_axes(overrides)
+    points = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        values = {key: value for (key, _), value in zip(axes, combo, strict=True)}
+        point_overrides = fixed + [f"{k}={v}" for k, v in values.items()]
+        resolved, _ = load_recipe(recipe, point_overrides, registries)
+        points.append(Point(values, resolved))
+    return points
+
+
+def run_sweep(recipe: str, overrides: Sequence[str], host: Any) -> tuple[Path, str]:
+    """Run every grid point in turn; returns the sweep directory and its Markdown table.
+
+    A run that fails with a user-facing error (e.g. a non-finite loss) is recorded as failed
+    and the sweep goes on.
+    """
+    from jepa_framework.runner import run_recipe
+
+    points = plan(recipe, overrides, host)
+    base = points[0].recipe
+    sweep_dir = new_run_dir(Path(base.output.dir), f"sweep_{base.name}")
+    log.info("sweep of %d runs into %s", len(points), sweep_dir)
+    rows = []
+    for i, point in enumerate(points, 1):
+        log.info("sweep run %d/%d: %s", i, len(points), point.label)
+        recipe_i = attrs.evolve(
+            point.recipe,
+            name=f"{point.recipe.name}_{point.label}",
+            output=attrs.evolve(point.recipe.output, dir=str(sweep_dir)),
+        )
+        row: dict[str, Any] = dict(point.values)
+        try:
+            run_dir = run_recipe(recipe_i, host)
+        except JepaError as exc:
+            log.error("sweep run %s failed: %s", point.label, exc)
+            row["failed"] = str(exc)
+        else:
+            row.update(collect(run_dir))
+        rows.append(row)
+    axes = list(points[0].values)
+    table = write_tables(rows, axes, sweep_dir)
+    return sweep_dir, table
+
+
+def collect(run_dir: Path) -> dict[str, Any]:
+    """One run's numbers from metrics.json and (when evaluated) eval.json."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    emb, dec = metrics.get("embedding", {}), metrics.get("decoder", {})
+    row: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "rankme": emb.get("rankme"),
+        "normalised_std": emb.get("normalised_std"),
+        "std_mean": emb.get("std_mean"),
+        "collapsed": float(bool(metrics.get("collapsed"))),
+        "recon_mse": dec.get("val_recon_mse"),
+        "blank_mse": dec.get("val_blank_mse"),
+    }
+    eval_path = run_dir / "eval.json"
+    if eval_path.exists():
+        s = json.loads(eval_path.read_text())["summary"]
+        row.update(
+            probe_r2=s["probe_r2_mean"],
+            random_probe_r2=s["random_probe_r2_mean"],
+            vpt=s["vpt"].get("jepa"),
+            state_vpt=s["state_vpt"].get("jepa"),
+            vpt_threshold=s["vpt_threshold"],
+        )
+        row["baselines"] = {m: v for m, v in s["vpt"].items() if m != "jepa"}
+        row["state_baselines"] = {m: v for m, v in s["state_vpt"].items() if m != "jepa"}
+    return row
+
+
+def _stats(values: list[Any]) -> tuple[float, float] | None:
+    nums = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not nums:
+        return None
+    return statistics.fmean(nums), statistics.stdev(nums) if len(nums) > 1 else 0.0
+
+
+def _cell(stat: tuple[float, float] | None) -> str:
+    if stat is None:
+        return "—"
+    mean, std = stat
+    return f"{mean:.3g} ± {std:.2g}"
+
+
+def _groups(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple, list[dict[str, Any]]]:
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return groups
+
+
+def write_tables(rows: list[dict[str, Any]], axes: list[str], sweep_dir: Path) -> str:
+    """results.md, results.csv (mean and std per group), runs.csv and sweep.json."""
+    keys = [a for a in axes if a != SEED_KEY]
+    heads = [short_key(k) for k in keys] or ["recipe"]
+    groups = _groups(rows, keys)
+    md = [
+        f"| {' | '.join(heads)} | runs | failed | {' | '.join(h for _, h in COLUMNS)} |",
+        "|" + "---|" * (len(heads) + 2 + len(COLUMNS)),
+    ]
+    csv_rows = []
+    for group, members in groups.items():
+        ok = [r for r in members if "failed" not in r]
+        stats = {key: _stats([r.get(key) for r in ok]) for key, _ in COLUMNS}
+        names = [str(v) for v in group] or ["all"]
+        md.append(
+            f"| {' | '.join(names)} | {len(members)} | {len(members) - len(ok)} | "
+            + " | ".join(_cell(stats[key]) for key, _ in COLUMNS)
+            + " |"
+        )
+        entry: dict[str, Any] = dict(zip(heads, names, strict=True))
+        entry.update(runs=len(members), failed=len(members) - len(ok))
+        for key, _ in COLUMNS:
+            entry[f"{key}_mean"], entry[f"{key}_std"] = stats[key] or ("", "")
+        csv_rows.append(entry)
+    md.extend(_baseline_rows(rows, len(heads)))
+    text = "\n".join(md) + "\n"
+    (sweep_dir / "results.md").write_text(text)
+    _write_csv(sweep_dir / "results.csv", csv_rows)
+    flat = [{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows]
+    _write_csv(sweep_dir / "runs.csv", flat)
+    (sweep_dir / "sweep.json").write_text(json.dumps({"axes": axes, "runs": rows}, indent=2))
+    return text
+
+
+def _baseline_rows(rows: list[dict[str, Any]], n_heads: int) -> list[str]:
+    """Baseline VPTs over every evaluated run, in the VPT and state-VPT columns."""
+    vpt_col = [k for k, _ in COLUMNS].index("vpt")
+    out = []
+    methods = {m for r in rows for m in r.get("baselines", {})}
+    state = {m for r in rows for m in r.get("state_baselines", {})}
+    for method in sorted(methods | state):
+        cells = ["—"] * len(COLUMNS)
+        cells[vpt_col] = _cell(_stats([r.get("baselines", {}).get(method) for r in rows]))
+        cells[vpt_col + 1] = _cell(_stats([r.get("state_baselines", {}).get(method) for r in rows]))
+        runs = sum(
+            1
+            for r in rows
+            if method in r.get("baselines", {}) or method in r.get("state_baselines", {})
+        )
+        name = [f"baseline: {method}"] + [""] * (n_heads - 1)
+        out.append(f"| {' | '.join(name)} | {runs} | | {' | '.join(cells)} |")
+    return out
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)

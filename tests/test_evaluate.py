@@ -1,0 +1,186 @@
+"""Evaluation metrics on cases with known answers, baselines where they are exact, `jepa eval`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from jepa_framework.cli import main
+from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate.metrics import first_crossing, nrmse, pixel_errors, psnr, vpt
+from jepa_framework.evaluate.ridge import Ridge, r2_scores
+
+TINY = [
+    "data.dataset.size=24",
+    "data.dataset.sequence_length=12",
+    "model.embedding_dim=8",
+    "train.epochs=2",
+    "train.batch_size=8",
+    "decoder_train.epochs=1",
+    "decoder_train.batch_size=8",
+    "output.video_panel_size=64",
+    "output.forecast_frames=8",
+    "objective.rollout_steps=3",
+    "eval.horizon=30",
+]
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_nrmse_of_a_perfect_forecast_is_zero_and_of_an_offset_is_known():
+    truth = torch.randn(5, 7, 3)
+    sigma = torch.tensor([1.0, 2.0, 4.0])
+    assert nrmse(truth, truth, sigma).abs().max() == 0
+    offset = torch.tensor([1.0, 2.0, 0.0])  # normalised errors 1, 1, 0 -> sqrt(2/3)
+    curves = nrmse(truth + offset, truth, sigma)
+    assert curves.shape == (5, 7)
+    assert torch.allclose(curves, torch.full((5, 7), math.sqrt(2 / 3)))
+
+
+def test_vpt_is_the_first_horizon_past_the_threshold():
+    curves = torch.tensor(
+        [
+            [0.1, 0.2, 0.6, 0.1, 0.9],  # first above 0.5 at h = 3 (later dips do not count)
+            [0.6, 0.7, 0.8, 0.9, 1.0],  # at h = 1
+            [0.1, 0.1, 0.1, 0.1, 0.1],  # never: censored at H = 5
+        ]
+    )
+    assert first_crossing(curves, 0.5).tolist() == [3, 1, 5]
+    v = vpt(curves, 0.5, frame_dt=0.05, lyapunov_frames=14.0)
+    assert v["frames"] == 3 and v["seconds"] == pytest.approx(0.15)
+    assert v["lyapunov_times"] == pytest.approx(3 / 14)
+    assert v["censored"] == pytest.approx(1 / 3)
+    assert vpt(curves, 0.5, 0.05, None)["lyapunov_times"] is None
+
+
+def test_psnr_and_relative_pixel_error_of_known_frames():
+    assert float(psnr(0.01)) == pytest.approx(20.0)
+    assert float(psnr(1.0)) == pytest.approx(0.0)
+    truth = torch.full((2, 3, 1, 4, 4), 0.5)
+    mse, rel = pixel_errors(truth + 0.1, truth)
+    assert torch.allclose(mse, torch.full((2, 3), 0.01))
+    assert torch.allclose(rel, torch.full((2, 3), 0.04))
+
+
+def test_ridge_probe_recovers_linear_targets_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 8, generator=g)
+    w = torch.randn(8, 3, generator=g)
+    y = x @ w + 1.5
+    probe = Ridge.fit(x[:1000], y[:1000], alpha=1e-8)
+    assert torch.allclose(r2_scores(probe.predict(x[1000:]), y[1000:]), torch.ones(3), atol=1e-5)
+    noise = torch.randn(2000, 2, generator=g)
+    r2 = r2_scores(Ridge.fit(x[:1000], noise[:1000]).predict(x[1000:]), noise[1000:])
+    assert r2.abs().max() < 0.05
+
+
+def test_r2_of_a_constant_target_is_zero_not_nan():
+    assert r2_scores(torch.zeros(4, 1), torch.ones(4, 1)).tolist() == [0.0]
+
+
+# --- baselines --------------------------------------------------------------------------------
+
+
+def test_copy_last_and_constant_velocity_are_exact_where_they_should_be():
+    still = torch.randn(4, 1, 2).expand(4, 10, 2)
+    assert torch.equal(bl.copy_last(still[:, :2], 8), still[:, 2:])
+    t = torch.arange(10.0).view(1, 10, 1)
+    moving = torch.randn(4, 1, 2) + t * torch.randn(4, 1, 2)  # straight lines at constant speed
+    assert torch.allclose(bl.constant_velocity(moving[:, :2], 8), moving[:, 2:], atol=1e-5)
+
+
+def _circles(n: int, steps: int, omega: float = 0.3) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    radius = torch.rand(n, 1, generator=g) + 0.5
+    phase = torch.rand(n, 1, generator=g) * 6.28 + omega * torch.arange(steps)
+    return torch.stack([radius * phase.cos(), radius * phase.sin()], -1).double()
+
+
+def test_linear_ar_is_exact_on_a_circle():
+    train, test = _circles(32, 20), _circles(8, 60)
+    ar = bl.LinearAR(train, order=2)
+    forecast = ar(test[:, :2], 58)
+    assert (forecast - test[:, 2:]).abs().max() < 1e-3
+
+
+def test_residual_mlp_trains_on_its_budget_and_beats_copy_last():
+    train, test = _circles(64, 20).float(), _circles(16, 12).float()
+    mlp = bl.train_residual_mlp(train, 2, 4, 100, 32, 1e-2, 0.0, 10, 1.0, hidden=32, seed=0)
+    sigma = test.flatten(0, 1).std(0)
+    err = nrmse(mlp(test[:, :2], 10), test[:, 2:], sigma).mean()
+    assert err < nrmse(bl.copy_last(test[:, :2], 10), test[:, 2:], sigma).mean()
+    assert bl.jepa_budget(n_train=21, batch_size=8, epochs=2) == 6
+
+
+def test_pendulum_probe_targets_are_sines_cosines_and_velocities(fresh_host):
+    from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
+
+    dataset = PendulumDataset(PendulumParams(size=2, sequence_length=3, cache=False))
+    targets, names = dataset.probe_targets(torch.tensor([[math.pi / 2, 0.0, 1.5, -2.0]]))
+    assert names[:2] == ("sin_theta1", "cos_theta1") and len(names) == 6
+    assert torch.allclose(targets, torch.tensor([[1.0, 0.0, 0.0, 1.0, 1.5, -2.0]]), atol=1e-6)
+    assert dataset.frame_dt == 0.05 and dataset.lyapunov_frames == pytest.approx(14.0)
+    assert not dataset.is_image
+
+
+# --- end to end -------------------------------------------------------------------------------
+
+
+def _run(mode: str, out_dir, *extra: str):
+    assert main(["run", mode, *TINY, f"output.dir={out_dir}", *extra]) == 0
+    (run_dir,) = out_dir.iterdir()
+    return run_dir
+
+
+def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
+    run_dir = _run("pendulum", tmp_path)
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert set(report) >= {"settings", "probe", "forecast", "state_forecast", "summary"}
+    methods = report["forecast"]["methods"]
+    assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", "residual_mlp"}
+    assert len(methods["jepa"]["nrmse"]) == 30
+    assert set(methods["jepa"]["vpt"]) == {"0.5", "0.3"}
+    assert set(methods["jepa"]["groups"]) <= {"E>10", "0<E<10", "E<0"}
+    assert 1 <= report["summary"]["vpt"]["copy_last"] <= 30
+    probe = report["probe"]
+    assert len(probe["r2"]) == 6 and probe["ahead"]["k"][0] == 0
+    assert len(probe["ahead"]["r2_mean"]) == len(probe["ahead"]["k"]) > 1
+    assert "r2_mean" in probe["random_encoder"]
+    for png in ("forecast_eval.png", "probe_r2.png"):
+        with Image.open(run_dir / png) as img:
+            assert img.size[0] > 300
+    (run_dir / "eval.json").unlink()
+    capsys.readouterr()
+    assert main(["eval", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "| jepa | 0.5 |" in out and "probe R²" in out
+    again = json.loads((run_dir / "eval.json").read_text())
+    assert again["summary"] == report["summary"]  # same weights, same held-out data
+
+
+def test_image_runs_get_pixel_metrics_and_a_probed_state_vpt(tmp_path):
+    run_dir = _run("pendulum_image", tmp_path, "data.dataset.image_size=16")
+    report = json.loads((run_dir / "eval.json").read_text())
+    forecast = report["forecast"]
+    assert forecast["kind"] == "image"
+    assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame"}
+    jepa = forecast["methods"]["jepa"]
+    assert set(jepa["vpt"]) == {"0.025", "0.5"} and len(jepa["psnr"]) == 30
+    assert set(report["state_forecast"]["methods"]) == {"jepa", "copy_last"}
+    assert report["summary"]["vpt_threshold"] == 0.5
+
+
+def test_eval_can_be_disabled(tmp_path):
+    run_dir = _run("circle", tmp_path, "eval.enabled=false")
+    assert not (run_dir / "eval.json").exists()
+
+
+def test_eval_of_something_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nowhere")]) == 2
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "config.yaml" in capsys.readouterr().err
