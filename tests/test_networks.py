@@ -89,19 +89,40 @@ def test_mlp_decoder_reconstructs_one_frame(host, obs_shape):
     assert decoder(torch.randn(B, D)).shape == (B, *obs_shape)
 
 
-def test_mlp_decoder_squashes_images_but_not_vectors(host):
+def test_mlp_decoder_clamps_images_in_eval_mode_but_not_vectors(host):
     image = build(host, "decoders", "mlp", (1, 16, 16))
     vector = build(host, "decoders", "mlp", (4,))
     for decoder in (image, vector):
         torch.nn.init.constant_(decoder.net[-1].bias, -5.0)
     z = torch.randn(B, D)
-    assert image(z).min() >= 0.0
-    assert vector(z).min() < -1.0
+    assert image(z).min() < -1.0  # training: linear, so the gradient never vanishes
+    assert image.eval()(z).min() >= 0.0
+    assert vector.eval()(z).min() < -1.0
+
+
+def test_cnn_decoder_learns_sparse_frames_instead_of_sticking_at_blank(host):
+    """A sigmoid output used to sit at the blank frame forever on pendulum-like frames."""
+    torch.manual_seed(0)
+    frames = torch.zeros(64, 1, 16, 16)
+    z = torch.randn(64, D)
+    for i in range(64):  # one lit 3x3 square per sample, placed by the latent's sign pattern
+        r, c = int(z[i, 0] > 0) * 8 + 2, int(z[i, 1] > 0) * 8 + 2
+        frames[i, 0, r : r + 3, c : c + 3] = 1.0
+    decoder = build(host, "decoders", "cnn", (1, 16, 16))
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=1e-3)
+    blank = frames.pow(2).mean()
+    for _ in range(150):
+        loss = torch.nn.functional.mse_loss(decoder(z), frames)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    decoder.eval()
+    assert torch.nn.functional.mse_loss(decoder(z), frames) < 0.5 * blank
 
 
 @pytest.mark.parametrize("obs_shape", [*IMAGE_SHAPES, (3, 24, 40)])
 def test_cnn_decoder_gives_frames_of_exact_size_in_unit_range(host, obs_shape):
-    decoder = build(host, "decoders", "cnn", obs_shape)
+    decoder = build(host, "decoders", "cnn", obs_shape).eval()
     frames = decoder(10 * torch.randn(B, D))
     assert frames.shape == (B, *obs_shape)
     assert frames.min() >= 0.0 and frames.max() <= 1.0

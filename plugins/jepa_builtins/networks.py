@@ -61,13 +61,13 @@ class ResidualMLPParams:
 
 @attrs.frozen
 class MLPDecoderParams:
-    """An MLP decoder; ``sigmoid=None`` squashes to [0, 1] for image shapes only."""
+    """An MLP decoder; ``clamp=None`` clamps to [0, 1] (in eval mode) for image shapes only."""
 
     hidden_dim: int = attrs.field(default=256, validator=_positive)
     depth: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     activation: str = _activation
     layernorm: bool = True
-    sigmoid: bool | None = None
+    clamp: bool | None = None
 
 
 @attrs.frozen
@@ -233,12 +233,12 @@ def build_residual_mlp_predictor(params: ResidualMLPParams, shapes: Shapes) -> n
 
 
 class MLPDecoder(nn.Module):
-    """[B, D] -> MLP -> [B, *obs_shape], squashed to [0, 1] when ``sigmoid``."""
+    """[B, D] -> MLP -> [B, *obs_shape]; see :func:`unit_range` for the output range."""
 
     def __init__(self, params: MLPDecoderParams, shapes: Shapes) -> None:
         super().__init__()
         self.obs_shape = tuple(shapes.obs_shape)
-        self.sigmoid = len(self.obs_shape) == 3 if params.sigmoid is None else params.sigmoid
+        self.clamp = len(self.obs_shape) == 3 if params.clamp is None else params.clamp
         self.net = mlp(
             shapes.embedding_dim,
             params.hidden_dim,
@@ -250,7 +250,18 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.net(z).view(-1, *self.obs_shape)
-        return torch.sigmoid(x) if self.sigmoid else x
+        return unit_range(x, self.training) if self.clamp else x
+
+
+def unit_range(frames: torch.Tensor, training: bool) -> torch.Tensor:
+    """Linear while training, clamped to [0, 1] in eval mode.
+
+    A sigmoid output looks natural for frames in [0, 1], but on sparse frames (a thin pendulum on
+    black) it drives every pixel to 0 in the first steps and saturates there: the decoder never
+    leaves the blank frame. A linear output keeps the gradient alive; clamping only at inference
+    keeps decoded frames valid.
+    """
+    return frames if training else frames.clamp(0.0, 1.0)
 
 
 def _upsampling_plan(size: int, start: int) -> tuple[int, int]:
@@ -260,7 +271,7 @@ def _upsampling_plan(size: int, start: int) -> tuple[int, int]:
 
 
 class CNNDecoder(_ChannelsLast):
-    """Linear to [2b, h0, w0], stride-2 transposed convs, 3x3 conv to C, resize, sigmoid."""
+    """Linear to [2b, h0, w0], stride-2 transposed convs, 3x3 conv to C, resize; see unit_range."""
 
     def __init__(self, params: CNNDecoderParams, shapes: Shapes) -> None:
         super().__init__()
@@ -270,6 +281,9 @@ class CNNDecoder(_ChannelsLast):
         self.start = (math.ceil(h / 2**stages), math.ceil(w / 2**stages))
         b = params.base_channels
         self.start_channels = 2 * b
+        # latents from a JEPA can be tiny or offset at first; standardising them lets the
+        # decoder tell frames apart from its first step
+        self.norm = nn.BatchNorm1d(shapes.embedding_dim)
         self.fc = nn.Linear(shapes.embedding_dim, 2 * b * self.start[0] * self.start[1])
         layers: list[nn.Module] = [ACTIVATIONS[params.activation]()]
         in_ch = 2 * b
@@ -285,15 +299,15 @@ class CNNDecoder(_ChannelsLast):
         self._finish_init(params.channels_last)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.fc(z).view(-1, self.start_channels, *self.start)
+        x = self.fc(self.norm(z)).view(-1, self.start_channels, *self.start)
         x = self.net(self._format(x))
         if tuple(x.shape[-2:]) != self.out_size:
             x = F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False)
-        return torch.sigmoid(x).contiguous()
+        return unit_range(x, self.training).contiguous()
 
 
 def build_mlp_decoder(params: MLPDecoderParams, shapes: Shapes) -> nn.Module:
-    """MLP from z to the flattened last frame; sigmoid output for images."""
+    """MLP from z to the flattened last frame; frames clamped to [0, 1] in eval mode."""
     return MLPDecoder(params, shapes)
 
 
