@@ -42,7 +42,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extra", action="append", default=[], help="extra recipe overrides")
     parser.add_argument("--out", default="benchmarks/results/quickstart.json")
+    parser.add_argument(
+        "--runs",
+        default="benchmarks/results/quickstart_runs",
+        help="where the run directory is kept (reconstruction.png, ...)",
+    )
     args = parser.parse_args()
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    before = set(runs.iterdir())
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
@@ -50,23 +58,25 @@ def main() -> None:
             "jepa_framework",
             "run",
             *QUICK_START,
-            f"output.dir={tmp}",
+            f"output.dir={runs}",
             *args.extra,
         ]
-        env_cache = {"JEPA_CACHE_DIR": str(Path(tmp) / "cache")}  # a cold cache: generation counts
+        env_cache = {"JEPA_CACHE_DIR": tmp}  # a cold cache: generation counts
 
         start = time.perf_counter()
         subprocess.run(cmd, check=True, env={**os.environ, **env_cache}, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        (run_dir,) = [p for p in Path(tmp).iterdir() if p.name != "cache"]
+        (run_dir,) = set(runs.iterdir()) - before
         metrics = json.loads((run_dir / "metrics.json").read_text())
     decoder = metrics["decoder"]
     report = {
         "command": "jepa run " + " ".join(QUICK_START + args.extra),
+        "run_dir": str(run_dir),
         "wall_time_s": wall,
         "peak_rss_mb": peak_mb,
-        "data_generation_s": metrics["data_generation_s"],
+        "data_generation_s": metrics["data_seconds"]["generation_s"],
+        "data_cache_write_s": metrics["data_seconds"].get("cache_write_s", 0.0),
         "jepa_samples_per_s": metrics["jepa"]["samples_per_s"],
         "collapsed": metrics["collapsed"],
         "rankme": metrics["embedding"]["rankme"],
@@ -76,9 +86,10 @@ def main() -> None:
         "recon_over_blank": decoder["val_recon_mse"] / decoder["val_blank_mse"],
     }
     print("\n| quantity | value |\n|---|---:|")
-    print(f"| wall time | {wall / 60:.0f} min {wall % 60:02.0f} s |")
-    print(f"| peak RSS | {peak_mb / 1024:.2f} GB |")
+    print(f"| wall time | {int(wall // 60)} min {wall % 60:04.1f} s |")
+    print(f"| peak RSS | {peak_mb / 1024:.2f} GiB |")
     print(f"| data generation (10,000 x 30 frames) | {report['data_generation_s']:.2f} s |")
+    print(f"| writing the dataset cache | {report['data_cache_write_s']:.2f} s |")
     print(f"| JEPA training throughput | {report['jepa_samples_per_s']:.0f} samples/s |")
     print(f"| collapsed | {report['collapsed']} |")
     print(

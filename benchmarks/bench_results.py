@@ -14,13 +14,12 @@ energy bands; each run's eval.json splits VPT by band.
     uv run python benchmarks/bench_results.py --quick         # tiny sizes: a smoke test, ~1.5 min
     uv run python benchmarks/bench_results.py --modes pendulum pendulum_image --simsiam
 
-Expected runtime (2 cores, nothing else running; from measured throughput: pendulum JEPA ~9k
-samples/s, pendulum_image 32 px JEPA ~1.9k and decoder ~0.9k samples/s), per run including its
-evaluation: circle/spiral/lissajous ~0.5 min; pendulum ~4.5 min (10k trajectories x 100
-epochs, like the ~3 CPU-minute calibration in shared/EVALUATION.md, plus ~2 min for the MLP
-baseline); pendulum_image ~4 min. 3 regularizers x 2 seeds per mode: ~60 min in all (~80 with
---simsiam). Tables are written
-to benchmarks/results/results.md (--quick: under --out-dir) and every run to --out-dir.
+Expected runtime (2 cores, nothing else running), per run including its evaluation:
+circle/spiral/lissajous ~0.5 min; pendulum ~2.5 min (10k trajectories x 40 epochs, plus the
+residual-MLP baseline with the same budget); pendulum_image ~2.5 min (6k trajectories x 30
+epochs). With 3 regularizers and ``--seeds 0`` about 25 minutes for all five modes; each extra
+seed adds as much again. Tables are written to benchmarks/results/results.md (--quick: under
+--out-dir) and every run to --out-dir.
 """
 
 from __future__ import annotations
@@ -43,14 +42,13 @@ FULL = {
     "lissajous": ["train.epochs=30", "decoder_train.epochs=20"],
     "pendulum": [
         "data.dataset.size=10000",
-        "train.epochs=100",
+        "train.epochs=40",
         "decoder_train.epochs=30",
         "eval.horizon=120",
     ],
     "pendulum_image": [
         "data.dataset.size=6000",
-        "train.epochs=40",
-        "decoder_train.epochs=15",
+        "train.epochs=30",
         "eval.horizon=60",
     ],
 }
@@ -75,7 +73,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=list(FULL))
     parser.add_argument("--regularizers", default="mse,vicreg,sigreg")
     parser.add_argument("--simsiam", action="store_true", help="add simsiam to the regularizers")
-    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--seeds", default="0")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it works")
     parser.add_argument("--out-dir", default="results/bench_results")
     parser.add_argument("--table", help=f"Markdown output (default {FULL_TABLE}; quick: out-dir)")

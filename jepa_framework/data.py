@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,6 +68,7 @@ class DynamicsDataset:
 
     def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
         self.params = params
+        self.timings: dict[str, float] = {}
         data = self._load_or_generate(cache_dir or default_cache_dir())
         self.observations = torch.from_numpy(data.observations)
         self.states = torch.from_numpy(np.ascontiguousarray(data.states, dtype=np.float32))
@@ -138,16 +140,22 @@ class DynamicsDataset:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
     def _load_or_generate(self, cache_dir: Path) -> Trajectories:
+        """Cached arrays when valid, else generate (and cache). Records where time went."""
         n, steps = self.params.size, self.params.sequence_length
         path = cache_dir / f"{type(self).__name__.lower()}-{self.cache_key()}.npz"
+        start = time.perf_counter()
         if self.params.cache and path.exists():
             data = _read_cache(path, n, steps)
             if data is not None:
+                self.timings = {"cache_read_s": time.perf_counter() - start}
                 return data
             log.warning("dataset cache %s is corrupt or partial; regenerating it", path)
         data = self.simulate(n, steps, np.random.default_rng(self.params.seed))
+        self.timings = {"generation_s": time.perf_counter() - start}
         if self.params.cache:
+            start = time.perf_counter()
             _write_cache(path, data)
+            self.timings["cache_write_s"] = time.perf_counter() - start
         return data
 
 

@@ -30,6 +30,9 @@ from jepa_framework.train import Trainer
 
 log = logging.getLogger("jepa_framework")
 
+#: held-out clips for per-epoch validation and collapse diagnostics (enough for a 64-d rank)
+VALIDATION_CLIPS = 512
+
 
 def pick_device(name: str) -> torch.device:
     """``auto`` means CUDA when present, else CPU; asking for absent CUDA is a user error."""
@@ -119,7 +122,9 @@ def make_trainer(recipe: Recipe, built: Built, run: Run) -> Trainer:
             1024, seed + 1
         ),
         windows=clips(train_idx, history, recipe.decoder_train.batch_size),
-        val_windows=clips(val_idx, history, recipe.train.batch_size).fixed_batch(1024, seed + 2),
+        val_windows=clips(val_idx, history, recipe.train.batch_size).fixed_batch(
+            VALIDATION_CLIPS, seed + 2
+        ),
         generator=g,
         dist=built.dist,
     )
@@ -171,10 +176,11 @@ def _run_main(
             built.dist.world_size,
         )
         log.info(
-            "dataset %s: %s, ready in %.2fs",
+            "dataset %s: %s, ready in %.2fs (%s)",
             recipe.data.dataset.name,
             describe(built.dataset),
             built.data_seconds,
+            ", ".join(f"{k} {v:.2f}" for k, v in built.dataset.timings.items()),
         )
         run.start_trackers()
         host.hook.on_run_start(run=run)
@@ -185,7 +191,7 @@ def _run_main(
             run.finish_trackers({"failed": True, "error": f"{type(exc).__name__}: {exc}"})
             raise
         metrics = report(recipe, built, trainer, run)
-        metrics["data_generation_s"] = built.data_seconds
+        metrics["data_seconds"] = {"total": built.data_seconds, **built.dataset.timings}
         metrics["wall_time_s"] = time.perf_counter() - started
         write_json(run_dir / "metrics.json", metrics)
         if recipe.eval.enabled:

@@ -10,6 +10,18 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+#: overrides that make any built-in recipe train in about a second
+TINY = [
+    "data.dataset.size=24",
+    "data.dataset.sequence_length=12",
+    "model.embedding_dim=8",
+    "train.epochs=2",
+    "train.batch_size=8",
+    "decoder_train.epochs=1",
+    "decoder_train.batch_size=8",
+    "output.video_panel_size=64",
+]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -11,16 +11,8 @@ from PIL import Image
 
 from jepa_framework.cli import main
 
-TINY = [
-    "data.dataset.size=24",
-    "data.dataset.sequence_length=12",
-    "model.embedding_dim=8",
-    "train.epochs=2",
-    "train.batch_size=8",
-    "decoder_train.epochs=1",
-    "decoder_train.batch_size=8",
-    "output.video_panel_size=64",
-]
+from .conftest import TINY
+
 MODE_OVERRIDES = {
     "circle": ["output.forecast_frames=200"],
     "spiral": ["output.forecast_frames=16"],

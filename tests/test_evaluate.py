@@ -14,19 +14,9 @@ from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.metrics import first_crossing, nrmse, pixel_errors, psnr, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 
-TINY = [
-    "data.dataset.size=24",
-    "data.dataset.sequence_length=12",
-    "model.embedding_dim=8",
-    "train.epochs=2",
-    "train.batch_size=8",
-    "decoder_train.epochs=1",
-    "decoder_train.batch_size=8",
-    "output.video_panel_size=64",
-    "output.forecast_frames=8",
-    "objective.rollout_steps=3",
-    "eval.horizon=30",
-]
+from . import conftest
+
+TINY = [*conftest.TINY, "output.forecast_frames=8", "objective.rollout_steps=3", "eval.horizon=30"]
 
 
 # --- metrics ----------------------------------------------------------------------------------

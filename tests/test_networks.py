@@ -9,6 +9,7 @@ from jepa_builtins import networks
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
 from jepa_framework.plugins import PluginHost
+from jepa_framework.threads import one_torch_thread
 
 VECTOR_SHAPES = [(2,), (4,)]
 IMAGE_SHAPES = [(3, 32, 32), (1, 32, 32), (3, 64, 64), (1, 64, 64), (3, 40, 40), (1, 16, 16)]
@@ -20,10 +21,8 @@ B = 3
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from jepa_builtins import regularizers as R
 
 from jepa_framework.components import Regularizer
 from jepa_framework.plugins import PluginHost
+from jepa_framework.threads import one_torch_thread
 
 NAMES = ["barlow_twins", "mse", "sigreg", "simsiam", "vicreg"]
 
@@ -17,10 +18,8 @@ NAMES = ["barlow_twins", "mse", "sigreg", "simsiam", "vicreg"]
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

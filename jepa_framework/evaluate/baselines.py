@@ -9,15 +9,15 @@ loss (objective.rollout_steps frames unrolled) -- but supervised in observation 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from jepa_framework.evaluate.ridge import Ridge
 from jepa_framework.schedules import warmup_cosine
+from jepa_framework.threads import one_torch_thread
 
 Forecaster = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -114,18 +114,7 @@ class ResidualMLP(nn.Module):
         )
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Small matrices train as fast on one torch thread, and far faster when cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@one_thread()
+@one_torch_thread()
 def train_residual_mlp(
     series: torch.Tensor,
     order: int,

@@ -64,7 +64,9 @@ class JepaForecast:
         """Latents [B, K, D] -> decoded frames [B, K, *obs] on the CPU."""
         self.decoder.eval()
         b, k = latents.shape[:2]
-        return self.decoder(latents.flatten(0, 1)).float().cpu().view(b, k, *obs_shape)
+        # a conv decoder's activations on thousands of frames at once would dominate peak memory
+        parts = [self.decoder(part).float().cpu() for part in latents.flatten(0, 1).split(512)]
+        return torch.cat(parts).view(b, k, *obs_shape)
 
 
 def _sigma(values: torch.Tensor) -> torch.Tensor:
@@ -78,7 +80,7 @@ def score(
     jepa: JepaForecast,
     probe: Ridge,
     baselines: Mapping[str, Forecaster],
-    chunk: int = 64,
+    chunk: int = 32,
 ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
     """Per-trajectory error curves [N, H] for every method.
 

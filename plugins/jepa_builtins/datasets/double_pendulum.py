@@ -8,12 +8,13 @@ and benchmarks.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from jepa_framework.threads import one_torch_thread
 
 G = 9.81
 
@@ -65,23 +66,13 @@ def integrate(
     """
     columns = np.ascontiguousarray(np.asarray(initial, dtype=np.float64).T)  # [4, N]
     out = np.empty((4, frames, columns.shape[1]))
-    with _one_torch_thread():
+    with one_torch_thread():
         for start in range(0, columns.shape[1], chunk):
             part = columns[:, start : start + chunk]
             out[:, :, start : start + chunk] = _integrate_chunk(
                 part, frames, dt / substeps, substeps
             )
     return out.transpose(2, 1, 0).copy()
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _integrate_chunk(initial: np.ndarray, frames: int, h: float, substeps: int) -> np.ndarray:

@@ -57,5 +57,5 @@ class PendulumImageDataset(PendulumTiming, ImageDataset):
         """Labels uint8 [..., S, S] -> colours float32 [..., C, S, S] in [0, 1]."""
         if self.palette.device != stored.device:  # moved once, not on every batch
             self.palette = self.palette.to(stored.device)
-        colours = self.palette[stored.long()]  # [..., S, S, C]
+        colours = self.palette[stored.int()]  # [..., S, S, C]; int32 indices: half of int64
         return colours.movedim(-1, -3).contiguous()
