@@ -1,6 +1,6 @@
 """Results tables: every mode trained with several regularizers and seeds, beside the baselines.
 
-For each mode, runs ``jepa sweep <mode> objective.regularizer.name=mse,vicreg,sigreg seed=0,1``
+For each mode, runs ``jepa sweep <mode> objective.regularizer.name=mse,vicreg,sigreg seed=0``
 (the built-in recipe, resized below to fit a 2-core CPU) and prints the sweep's Markdown table:
 collapse diagnostics (RankMe, normalised std, per-dimension std, collapsed fraction), linear probe
 R² (trained vs randomly initialised encoder), VPT(0.5) of the decoded latent rollout (NRMSE for
@@ -14,12 +14,12 @@ energy bands; each run's eval.json splits VPT by band.
     uv run python benchmarks/bench_results.py --quick         # tiny sizes: a smoke test, ~1.5 min
     uv run python benchmarks/bench_results.py --modes pendulum pendulum_image --simsiam
 
-Expected runtime (2 cores, nothing else running), per run including its evaluation:
-circle/spiral/lissajous ~0.5 min; pendulum ~2.5 min (10k trajectories x 40 epochs, plus the
-residual-MLP baseline with the same budget); pendulum_image ~2.5 min (6k trajectories x 30
-epochs). With 3 regularizers and ``--seeds 0`` about 25 minutes for all five modes; each extra
-seed adds as much again. Tables are written to benchmarks/results/results.md (--quick: under
---out-dir) and every run to --out-dir.
+Measured runtime (2 cores, nothing else running), per sweep of 3 regularizers x 1 seed, each
+run including its evaluation: pendulum 3.4 min (10k trajectories x 40 epochs, plus the
+residual-MLP baseline with the same budget), pendulum_image 3.0 min (6k trajectories x 30
+epochs), circle/spiral/lissajous 0.3-0.4 min each: about 8 minutes for all five modes; each
+extra seed adds as much again. Tables are written to benchmarks/results/results.md (--quick:
+under --out-dir) and every run to --out-dir.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ validation and checkpointing excluded, as they are not part of a training step).
     uv run python benchmarks/bench_throughput.py                      # pendulum_image, 32 px
     uv run python benchmarks/bench_throughput.py --recipe pendulum --steps 200
 
-Each measurement runs in its own subprocess so that peak RSS is its own. Prints a table and
+Each measurement runs in its own subprocess so that peak RSS is its own; the sides alternate
+``--repeats`` times and the best of each is kept. Prints a table and
 writes JSON (default benchmarks/results/throughput.json).
 """
 
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=120, help="timed training steps per side")
     parser.add_argument("--size", type=int, default=4000, help="trajectories in the dataset")
     parser.add_argument("--override", action="append", default=[], help="extra recipe overrides")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating runs per side")
     parser.add_argument("--out", default="benchmarks/results/throughput.json")
     parser.add_argument("--child", choices=["bare", "framework"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -134,20 +136,23 @@ def main() -> None:
         child(args)
         return
     overrides = [f"data.dataset.size={args.size}", "eval.enabled=false", *args.override]
-    results = {}
-    for side in ("bare", "framework"):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            side,
-            "--recipe",
-            args.recipe,
-            "--steps",
-            str(args.steps),
-        ] + [a for o in overrides for a in ("--override", o)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        results[side] = json.loads(out.strip().splitlines()[-1])
+    results: dict[str, dict] = {}
+    for _ in range(args.repeats):  # alternate the sides so drifting machine load hits both
+        for side in ("bare", "framework"):
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                side,
+                "--recipe",
+                args.recipe,
+                "--steps",
+                str(args.steps),
+            ] + [a for o in overrides for a in ("--override", o)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            if side not in results or result["samples_per_s"] > results[side]["samples_per_s"]:
+                results[side] = result  # the best of the repeats
     ratio = results["framework"]["samples_per_s"] / results["bare"]["samples_per_s"]
     import torch
 
