@@ -100,7 +100,7 @@ def framework(recipe_name: str, overrides: list[str], steps: int) -> dict:
         recipe_name, [*overrides, f"train.epochs={epochs}", "decoder_train.epochs=0"]
     )
     with tempfile.TemporaryDirectory() as tmp:
-        run = Run(recipe, Path(tmp), {}, [], None)
+        run = Run(recipe, Path(tmp))
         trainer = make_trainer(recipe, built, run)
         trainer.fit()
     return {

@@ -46,7 +46,6 @@ class Run:
 
     recipe: Recipe
     dir: Path
-    resolved_config: dict[str, Any]
     trackers: list[Any] = attrs.Factory(list)
     hook: Any = None
     state: dict[str, Any] = attrs.Factory(dict)  # trackers may keep e.g. their run id here

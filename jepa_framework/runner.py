@@ -138,7 +138,7 @@ def run_recipe(recipe: Recipe, host: PluginHost, resume_dir: Path | None = None)
     try:
         if not built.dist.is_main:  # other ranks train their shard; rank 0 writes everything
             run_dir = broadcast_object(None, built.dist)
-            run = Run(recipe, run_dir, {}, [], None)
+            run = Run(recipe, run_dir)
             make_trainer(recipe, built, run).fit(state)
             barrier(built.dist)
             return run_dir
@@ -164,7 +164,7 @@ def _run_main(
     try:
         if state is None:
             (run_dir / "config.yaml").write_text(dump_recipe(recipe, provenance(host)))
-        run = Run(recipe, run_dir, {}, built.trackers, host.hook)
+        run = Run(recipe, run_dir, built.trackers, host.hook)
         if state is not None:
             run.state.update(state["tracker_state"])
             log.info("resuming %s after %s epoch %d", run_dir, state["phase"], state["epoch"])

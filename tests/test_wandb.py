@@ -137,7 +137,7 @@ def test_a_wandb_failure_is_a_warning_not_a_crash(wandb_env, tmp_path, monkeypat
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on port 9
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "1")
     recipe, _ = load_recipe("circle")
-    run = Run(recipe, tmp_path, {})
+    run = Run(recipe, tmp_path)
     tracker = make_wandb_tracker(WandbParams(mode="online"))
     with caplog.at_level(logging.WARNING, logger="jepa_framework"):
         tracker.start(run)
