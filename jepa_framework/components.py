@@ -51,4 +51,9 @@ class Tracker(Protocol):
 
     def log(self, scalars: dict[str, float], step: int) -> None: ...
 
-    def finish(self, run: Any, metrics: dict[str, Any]) -> None: ...
+    def finish(self, run: Any, metrics: dict[str, Any]) -> None:
+        """``metrics`` is metrics.json, or ``{"failed": True, "error": ...}`` if training failed.
+
+        Exceptions from any tracker method are logged as warnings and never stop a run.
+        """
+        ...
