@@ -44,6 +44,11 @@ def pick_device(name: str) -> torch.device:
         raise JepaError(f"train.device: '{name}' is not a device; use auto, cpu or cuda.") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise JepaError("train.device: CUDA was asked for but is not available; use auto or cpu.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise JepaError(
+            f"train.device: '{name}' does not exist; this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s). Use auto or cuda:0."
+        )
     return device
 
 

@@ -60,6 +60,12 @@ class DecoderObjective(nn.Module):
         self.model = model
         self.decoder = decoder
 
+    def train(self, mode: bool = True) -> DecoderObjective:
+        """Only the decoder trains: the encoder stays in eval mode (its norm/dropout frozen)."""
+        super().train(mode)
+        self.model.eval()
+        return self
+
     def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.no_grad():
             z = self.model.encode(windows).float()
@@ -199,9 +205,9 @@ class Trainer:
         device = self.val_batch.device
         for epoch in range(first_epoch, phase.epochs + 1):
             epoch_loss, pending = 0.0, []  # losses stay on the device until the next sync
+            phase.objective.train()  # validation at the end of each epoch switches to eval
             tick = time.perf_counter()  # throughput counts batch gathering, not validation
             for i, clips in enumerate(phase.clips, start=1):
-                phase.objective.train()
                 with autocast(device, self.recipe.train.precision):
                     loss, terms = phase.objective(clips)[:2]
                 optimizer.zero_grad(set_to_none=True)
