@@ -256,3 +256,29 @@ def register_datasets(register):
         "builtin_trackers",
         "builtin_wandb",
     ]
+
+
+def test_what_pluggy_refuses_breaks_the_plugin_with_pluggys_reason_on_one_line():
+    module = types.ModuleType("bad_wrapper")
+
+    @hookimpl(wrapper=True)
+    def register_datasets(register):  # a wrapper must be a generator
+        register("never", lambda params: None)
+
+    module.register_datasets = register_datasets
+    host = PluginHost(extra_plugins=[module], entry_points_group=False)
+    error = host.info["bad_wrapper"].error
+    assert error.startswith("pluggy refused it:") and "not a generator function" in error
+    assert "\n" not in error
+    assert "never" not in host.registry("datasets")
+
+
+def test_two_distributions_with_one_entry_point_name_keep_the_first(tmp_path, monkeypatch):
+    first = "from jepa_framework import hookimpl\n\n@hookimpl\ndef on_run_end(run):\n    pass\n"
+    make_distribution(tmp_path / "a", "aaa-dist", {"aaa_mod": first}, {"same": "aaa_mod"})
+    make_distribution(tmp_path / "b", "bbb-dist", {"bbb_mod": first}, {"same": "bbb_mod"})
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    monkeypatch.syspath_prepend(str(tmp_path / "b"))
+    host = PluginHost()
+    assert host.info["same"].distribution == "aaa-dist" and not host.info["same"].error
+    assert "another plugin is already named 'same'" in host.info["same#2"].error
