@@ -122,10 +122,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """Every plugin the entry-point group names: where it comes from and what it adds."""
+    """Every plugin the entry-point group names: where it comes from and what it adds.
+
+    Runs whatever state the plugins are in (broken, conflicting, strict mode), since it is the
+    tool for inspecting that state; in strict mode it lists first, then exits 2.
+    """
     from jepa_framework.plugins import DISABLE_ENV, host
 
-    infos = list(host().info.values())
+    h = host(check=False)
+    infos = list(h.info.values())
     for info in infos:
         status = "disabled" if info.disabled else ("BROKEN" if info.error else "ok")
         dist = f"{info.distribution} {info.version}".strip() or "(not installed)"
@@ -142,6 +147,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         f"{len(infos)} plugin(s): {len(infos) - len(broken) - len(disabled)} ok, "
         f"{len(broken)} broken, {len(disabled)} disabled"
     )
+    h.check_strict()
     if broken:
         print(f"silence broken plugins with {DISABLE_ENV}={','.join(broken)}")
     return 0

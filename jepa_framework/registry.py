@@ -44,36 +44,56 @@ class UnknownComponentError(JepaError):
 
 
 class Registry:
-    """Components of one kind, keyed by name; a name given twice is an error naming both plugins."""
+    """Components of one kind, keyed by name; a name given twice is an error naming both plugins.
+
+    `check` validates without storing and `commit` stores, so the plugin host can stage a
+    plugin's whole set of registrations and keep all of them or none.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._components: dict[str, Component] = {}
 
-    def add(
+    def check(
         self, name: str, factory: Callable[..., Any], params: type | None, plugin: str
     ) -> Component:
+        """Validate one registration without storing it, so a plugin can be staged whole."""
+        what = self.kind[:-1]
+        if not isinstance(name, str) or not name.strip():
+            raise PluginError(f"registered a {what} whose name {name!r} is not a non-empty string")
+        if not callable(factory):
+            raise PluginError(f"registered {what} '{name}' with a factory that is not callable")
         params = params or NoParams
         if not attrs.has(params):
             raise PluginError(
-                f"plugin '{plugin}' registered {self.kind[:-1]} '{name}' with params "
-                f"{params!r}, which is not an attrs class; decorate it with @attrs.frozen."
+                f"registered {what} '{name}' with params {params!r}, which is not an attrs "
+                f"class; decorate it with @attrs.frozen"
             )
         if any(f.name == "name" for f in attrs.fields(params)):
             raise PluginError(
-                f"plugin '{plugin}' registered {self.kind[:-1]} '{name}' with a params field "
-                f"called 'name', which recipes reserve for choosing the component; rename it."
+                f"registered {what} '{name}' with a params field called 'name', which recipes "
+                f"reserve for choosing the component; rename the field"
             )
         if name in self._components:
             first = self._components[name].plugin
             raise PluginError(
-                f"{self.kind[:-1]} '{name}' is registered twice: by plugin '{first}' and by "
-                f"plugin '{plugin}'. Rename one of them, or disable a plugin with "
-                f"JEPA_DISABLE_PLUGINS={plugin}."
+                f"{what} '{name}' is already provided by plugin '{first}' (loaded earlier); "
+                f"rename it in plugin '{plugin}', or disable one of the two with "
+                f"JEPA_DISABLE_PLUGINS={plugin} (or ={first})"
             )
         doc = (getattr(factory, "__doc__", None) or "").strip().splitlines()
-        component = Component(self.kind, name, factory, params, plugin, doc[0] if doc else "")
-        self._components[name] = component
+        return Component(self.kind, name, factory, params, plugin, doc[0] if doc else "")
+
+    def commit(self, component: Component) -> None:
+        """Store a component that `check` accepted."""
+        self._components[component.name] = component
+
+    def add(
+        self, name: str, factory: Callable[..., Any], params: type | None, plugin: str
+    ) -> Component:
+        """Check and store at once (for registries built outside the plugin host)."""
+        component = self.check(name, factory, params, plugin)
+        self.commit(component)
         return component
 
     def get(self, name: str) -> Component:
