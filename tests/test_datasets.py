@@ -168,3 +168,23 @@ def test_different_params_use_different_cache_files(tmp_path):
 def test_cache_false_writes_nothing(tmp_path):
     CircleDataset(CircleParams(size=3, sequence_length=4, cache=False), cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "chaotic", "bound"), [("box", 0.35, 0.06), ("prototype", 0.64, 0.06)]
+)
+def test_pendulum_start_distributions_give_their_documented_energy_mix(
+    start, chaotic, bound, tmp_path
+):
+    """docs/evaluation.md states the share of E > 10 starts of each distribution."""
+    ds = PendulumDataset(
+        PendulumParams(size=2000, sequence_length=2, start=start, cache=False), cache_dir=tmp_path
+    )
+    bands = ds.trajectory_groups(ds.states[:, 0])
+    assert float(bands["E>10"].float().mean()) == pytest.approx(chaotic, abs=bound)
+    initial = ds.states[:, 0].numpy()
+    if start == "prototype":  # angles and velocities uniform in [0, 2 pi)
+        assert initial.min() >= 0.0 and initial.max() < 2 * np.pi
+        assert initial[:, 2:].max() > 5.0
+    else:  # velocities within +-velocity_max
+        assert np.abs(initial[:, 2:]).max() <= 2.0

@@ -11,7 +11,7 @@ from PIL import Image
 
 from jepa_framework.cli import main
 from jepa_framework.evaluate import baselines as bl
-from jepa_framework.evaluate.metrics import first_crossing, nrmse, pixel_errors, psnr, vpt
+from jepa_framework.evaluate.metrics import nrmse, pixel_errors, psnr, valid_frames, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 
 from . import conftest
@@ -32,18 +32,19 @@ def test_nrmse_of_a_perfect_forecast_is_zero_and_of_an_offset_is_known():
     assert torch.allclose(curves, torch.full((5, 7), math.sqrt(2 / 3)))
 
 
-def test_vpt_is_the_first_horizon_past_the_threshold():
+def test_vpt_counts_the_leading_frames_below_the_threshold():
     curves = torch.tensor(
         [
-            [0.1, 0.2, 0.6, 0.1, 0.9],  # first above 0.5 at h = 3 (later dips do not count)
-            [0.6, 0.7, 0.8, 0.9, 1.0],  # at h = 1
+            [0.1, 0.2, 0.6, 0.1, 0.9],  # two good frames, then above 0.5 (later dips don't count)
+            [0.6, 0.7, 0.8, 0.9, 1.0],  # wrong from the first frame: 0
             [0.1, 0.1, 0.1, 0.1, 0.1],  # never: censored at H = 5
+            [0.1, 0.5, 0.5, 0.5, 0.7],  # exactly at the threshold still counts as valid: 4
         ]
     )
-    assert first_crossing(curves, 0.5).tolist() == [3, 1, 5]
-    v = vpt(curves, 0.5, frame_dt=0.05, lyapunov_frames=14.0)
-    assert v["frames"] == 3 and v["seconds"] == pytest.approx(0.15)
-    assert v["lyapunov_times"] == pytest.approx(3 / 14)
+    assert valid_frames(curves, 0.5).tolist() == [2, 0, 5, 4]
+    v = vpt(curves[:3], 0.5, frame_dt=0.05, lyapunov_frames=14.0)
+    assert v["frames"] == 2 and v["seconds"] == pytest.approx(0.10)
+    assert v["lyapunov_times"] == pytest.approx(2 / 14)
     assert v["censored"] == pytest.approx(1 / 3)
     assert vpt(curves, 0.5, 0.05, None)["lyapunov_times"] is None
 

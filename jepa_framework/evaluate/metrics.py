@@ -1,4 +1,4 @@
-"""Forecast metrics of shared/EVALUATION.md: NRMSE, valid prediction time, pixel MSE and PSNR."""
+"""Forecast metrics (docs/evaluation.md): NRMSE, valid prediction time, pixel MSE and PSNR."""
 
 from __future__ import annotations
 
@@ -32,32 +32,30 @@ def psnr(mse: torch.Tensor | float) -> torch.Tensor:
     return 10.0 * torch.log10(1.0 / torch.as_tensor(mse, dtype=torch.float64).clamp_min(1e-12))
 
 
-def first_crossing(curves: torch.Tensor, eps: float) -> torch.Tensor:
-    """First horizon h (1-based) at which each curve [N, H] exceeds eps: [N] long.
+def valid_frames(curves: torch.Tensor, eps: float) -> torch.Tensor:
+    """Leading frames of each curve [N, H] whose error stays at or below eps: [N] long.
 
-    A curve that never exceeds eps gets H (censored: the true value is at least H).
+    A curve above eps at h = 1 gets 0; one that never exceeds eps gets H (censored: the true
+    value is at least H). Later dips below eps do not count.
     """
-    above = curves > eps
-    h = curves.shape[1]
-    first = torch.where(
-        above.any(1), above.float().argmax(1) + 1, torch.full_like(above[:, 0], h, dtype=torch.long)
-    )
-    return first.long()
+    below = curves <= eps
+    return below.long().cumprod(1).sum(1)
 
 
 def vpt(
     curves: torch.Tensor, eps: float, frame_dt: float, lyapunov_frames: float | None
 ) -> dict[str, float | None]:
-    """Valid prediction time: median over trajectories of :func:`first_crossing`.
+    """Valid prediction time: median over trajectories of :func:`valid_frames`.
 
     In frames, seconds and (where the dynamics are chaotic) Lyapunov times; ``censored`` is the
-    fraction of trajectories that never crossed eps within the horizon.
+    fraction of trajectories that never crossed eps within the horizon (their VPT is a lower
+    bound, so a median with ``censored`` >= 0.5 is the horizon, not the model's reach).
     """
-    first = first_crossing(curves, eps)
-    frames = float(first.float().median()) if len(first) else math.nan
+    valid = valid_frames(curves, eps)
+    frames = float(valid.float().median()) if len(valid) else math.nan
     return {
         "frames": frames,
         "seconds": frames * frame_dt,
         "lyapunov_times": frames / lyapunov_frames if lyapunov_frames else None,
-        "censored": float((~(curves > eps).any(1)).float().mean()) if len(first) else math.nan,
+        "censored": float((valid == curves.shape[1]).float().mean()) if len(valid) else math.nan,
     }

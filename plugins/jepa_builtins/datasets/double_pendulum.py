@@ -1,7 +1,7 @@
 """Double pendulum physics: L1 = L2 = m1 = m2 = 1, g = 9.81, float64 RK4 with substeps.
 
 One RK4 step per 0.05 s frame loses about 3 J in 10 s on high-energy starts; 10 substeps per
-frame make the loss negligible (see EVALUATION.md), hence ``substeps``. The vectorised integrator
+frame make the loss negligible (docs/evaluation.md), hence ``substeps``. The vectorised integrator
 works on arrays of shape [N]; the scalar one (python floats) exists only as a reference for tests
 and benchmarks.
 """
@@ -119,7 +119,7 @@ def integrate_reference(
 
 
 def energy(th1, th2, w1, w2):
-    """Total energy per unit mass and length (EVALUATION.md); arrays or floats."""
+    """Total energy per unit mass and length (docs/evaluation.md); arrays or floats."""
     return (
         -2.0 * G * np.cos(th1) - G * np.cos(th2) + w1**2 + 0.5 * w2**2 + w1 * w2 * np.cos(th1 - th2)
     )
