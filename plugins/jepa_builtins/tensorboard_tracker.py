@@ -54,7 +54,7 @@ class TensorBoardParams:
 
 
 def make_tensorboard_tracker(params: TensorBoardParams) -> TensorBoardTracker:
-    """TensorBoard event files: scalars, reconstruction, forecast (GIF and frames), recipe, hparams."""
+    """TensorBoard: scalars, reconstruction, forecast (GIF and frames), recipe text, hparams."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
@@ -76,7 +76,8 @@ class TensorBoardTracker:
         return Path(self._writer.log_dir) if self._writer is not None else None
 
     def start(self, run: Any) -> None:
-        directory = Path(self.params.log_dir) if self.params.log_dir else Path(run.dir) / "tensorboard"
+        p = self.params
+        directory = Path(p.log_dir) if p.log_dir else Path(run.dir) / "tensorboard"
         self._writer = self._writer_class(str(directory), flush_secs=self.params.flush_secs)
         config = Path(run.dir) / "config.yaml"
         if config.exists():  # indented: a Markdown code block in the Text tab
