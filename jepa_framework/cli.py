@@ -147,6 +147,28 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins_new(args: argparse.Namespace) -> int:
+    """Write a ready third-party plugin package (see jepa_framework/scaffold.py)."""
+    from jepa_framework.scaffold import new_plugin
+
+    target = new_plugin(args.plugin_name, Path(args.dir))
+    print(f"wrote plugin package {target}")
+    print(f"next: uv pip install -e {target}   # then: jepa plugins, jepa run {args.plugin_name}")
+    print(f"test: cd {target} && python -m pytest")
+    return 0
+
+
+def _add_plugins_new(plugins: argparse.ArgumentParser) -> None:
+    """`jepa plugins new NAME [--dir DIR]`; `jepa plugins` alone still lists."""
+    actions = plugins.add_subparsers(dest="plugins_command", metavar="{new}")
+    new = actions.add_parser(
+        "new", help="write a ready plugin package (dataset, regularizer, recipe, tests)"
+    )
+    new.add_argument("plugin_name", metavar="NAME", help="package, plugin and dataset name")
+    new.add_argument("--dir", default=".", help="folder to create NAME/ in (default: .)")
+    new.set_defaults(func=cmd_plugins_new)
+
+
 def _add_recipe_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "items",
@@ -203,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_list)
     plugins = sub.add_parser("plugins", help="list loaded plugins, their hooks and components")
     plugins.set_defaults(func=cmd_plugins)
+    _add_plugins_new(plugins)
     return parser
 
 
