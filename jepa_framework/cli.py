@@ -81,14 +81,82 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a grid (comma-separated override values are axes) and write a comparison table."""
+    from jepa_framework.launch import JobOptions, parse_time
     from jepa_framework.plugins import host
-    from jepa_framework.sweep import run_sweep
+    from jepa_framework.sweep import PLAN_FILE, collect_sweep, run_sweep
 
-    recipe_name, overrides = _recipe_and_overrides(args)
-    sweep_dir, table = run_sweep(recipe_name, overrides, host())
+    if args.collect:
+        if args.items or args.sweep_dir:
+            raise JepaError("--collect DIR takes no recipe, overrides or --sweep-dir.")
+        sweep_dir = Path(args.collect)
+        print(collect_sweep(sweep_dir), end="")
+        print(f"tables written: {sweep_dir} (results.md, results.csv, runs.csv)")
+        return 0
+    sweep_dir = Path(args.sweep_dir) if args.sweep_dir else None
+    if sweep_dir is not None and not args.items and (sweep_dir / PLAN_FILE).is_file():
+        import json  # a rerun of the stored grid: `jepa sweep --sweep-dir DIR`
+
+        stored = json.loads((sweep_dir / PLAN_FILE).read_text())
+        recipe_name, overrides = stored["recipe"], stored["overrides"]
+    else:
+        recipe_name, overrides = _recipe_and_overrides(args)
+    options = JobOptions(
+        partition=args.partition,
+        time_min=parse_time(args.time) if args.time else None,
+        gpus=args.gpus,
+        cpus=args.cpus,
+    )
+    sweep_dir, table = run_sweep(
+        recipe_name, overrides, host(), sweep_dir, args.launcher, options, wait=not args.detach
+    )
+    if table is None:
+        print(f"jobs submitted (ids in {sweep_dir / 'jobs' / 'jobs.json'}); when they end:")
+        print(f"  jepa sweep --collect {sweep_dir}")
+        return 0
     print(table, end="")
     print(f"sweep finished: {sweep_dir} (results.md, results.csv, runs.csv)")
     return 0
+
+
+def _add_sweep_args(sweep: argparse.ArgumentParser) -> None:
+    """Where the grid runs (this process or submitit jobs), where it goes, and collecting it."""
+    sweep.add_argument(
+        "--launcher",
+        choices=["inline", "local", "slurm"],
+        default="inline",
+        help="inline: one run after another in this process (default); slurm: one Slurm job "
+        "per run through submitit; local: the same jobs as local processes",
+    )
+    sweep.add_argument(
+        "--sweep-dir",
+        metavar="DIR",
+        help="use this sweep folder; in an existing one, finished runs are skipped and "
+        "interrupted ones resumed (alone, it reruns the grid stored there)",
+    )
+    sweep.add_argument(
+        "--collect",
+        metavar="DIR",
+        help="write results.md and results.csv of a sweep folder from the runs that finished",
+    )
+    jobs = sweep.add_argument_group("jobs (--launcher slurm or local)")
+    jobs.add_argument("--partition", help="Slurm partition")
+    jobs.add_argument("--time", help="time limit per run: minutes, H:MM:SS or D-HH:MM:SS")
+    jobs.add_argument("--gpus", type=int, help="GPUs per run")
+    jobs.add_argument("--cpus", type=int, help="CPUs per run")
+    mode = jobs.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--wait",
+        dest="detach",
+        action="store_false",
+        help="wait for the jobs and write the tables (default)",
+    )
+    mode.add_argument(
+        "--detach",
+        dest="detach",
+        action="store_true",
+        help="return once submitted; `jepa sweep --collect DIR` writes the tables later",
+    )
+    sweep.set_defaults(detach=False)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -153,6 +221,28 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins_new(args: argparse.Namespace) -> int:
+    """Write a ready third-party plugin package (see jepa_framework/scaffold.py)."""
+    from jepa_framework.scaffold import new_plugin
+
+    target = new_plugin(args.plugin_name, Path(args.dir))
+    print(f"wrote plugin package {target}")
+    print(f"next: uv pip install -e {target}   # then: jepa plugins, jepa run {args.plugin_name}")
+    print(f"test: cd {target} && python -m pytest")
+    return 0
+
+
+def _add_plugins_new(plugins: argparse.ArgumentParser) -> None:
+    """`jepa plugins new NAME [--dir DIR]`; `jepa plugins` alone still lists."""
+    actions = plugins.add_subparsers(dest="plugins_command", metavar="{new}")
+    new = actions.add_parser(
+        "new", help="write a ready plugin package (dataset, regularizer, recipe, tests)"
+    )
+    new.add_argument("plugin_name", metavar="NAME", help="package, plugin and dataset name")
+    new.add_argument("--dir", default=".", help="folder to create NAME/ in (default: .)")
+    new.set_defaults(func=cmd_plugins_new)
+
+
 def _add_recipe_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "items",
@@ -188,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a grid of overrides (a=x,y b=1,2) and compare the runs in one table",
     )
     _add_recipe_args(sweep)
+    _add_sweep_args(sweep)
     sweep.set_defaults(func=cmd_sweep)
     show = sub.add_parser("show", help="print the resolved recipe (defaults and overrides applied)")
     _add_recipe_args(show)
@@ -209,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_list)
     plugins = sub.add_parser("plugins", help="list loaded plugins, their hooks and components")
     plugins.set_defaults(func=cmd_plugins)
+    _add_plugins_new(plugins)
     return parser
 
 

@@ -1,4 +1,9 @@
-"""`jepa sweep`: run a grid of overrides sequentially and compare the runs in one table.
+"""`jepa sweep`: run a grid of overrides and compare the runs in one table.
+
+Cells run in this process one after another, or as submitit jobs (see :mod:`jepa_framework.launch`).
+Each cell's run directory is ``<sweep dir>/<recipe>_<axis values>_<timestamp>``; the grid is
+stored in ``sweep_plan.json``, so a rerun in the same folder skips finished cells, resumes
+interrupted ones from their checkpoint, and ``jepa sweep --collect DIR`` rebuilds the tables.
 
 An override whose value holds a comma at the top level is a grid axis
 (``objective.regularizer.name=mse,vicreg seed=0,1,2``); commas inside brackets, braces or quotes
@@ -24,12 +29,17 @@ from typing import Any
 import attrs
 
 from jepa_framework.errors import JepaError
+from jepa_framework.launch import JobOptions, check_options, run_inline, submit
 from jepa_framework.recipe import Recipe, load_recipe
 from jepa_framework.run import new_run_dir
 
 log = logging.getLogger("jepa_framework")
 
 SEED_KEY = "seed"
+#: the grid of a sweep directory, so a rerun or ``--collect`` needs no recipe
+PLAN_FILE = "sweep_plan.json"
+#: a run's checkpoint (as jepa_framework.checkpoint names it; not imported: that pulls in torch)
+CHECKPOINT_NAME = "checkpoint.pt"
 
 #: table columns: (key in a run's row, heading)
 COLUMNS = (
@@ -113,38 +123,136 @@ def plan(recipe: str, overrides: Sequence[str], registries: Any) -> list[Point]:
     return points
 
 
-def run_sweep(recipe: str, overrides: Sequence[str], host: Any) -> tuple[Path, str]:
-    """Run every grid point in turn; returns the sweep directory and its Markdown table.
+def run_sweep(
+    recipe: str,
+    overrides: Sequence[str],
+    host: Any,
+    sweep_dir: Path | None = None,
+    launcher: str = "inline",
+    options: JobOptions | None = None,
+    wait: bool = True,
+) -> tuple[Path, str | None]:
+    """Run every grid point not yet finished; returns the sweep directory and its Markdown table.
 
-    A run that fails with a user-facing error (e.g. a non-finite loss) is recorded as failed
-    and the sweep goes on.
+    In an existing ``sweep_dir``, finished cells are skipped and interrupted ones (a checkpoint,
+    no metrics.json) resumed. ``launcher`` is ``inline`` (this process, one after another),
+    ``local`` or ``slurm`` (one submitit job per cell). A cell that fails with a user-facing
+    error (e.g. a non-finite loss) is recorded as failed and the sweep goes on. Detached
+    (``wait=False``), nothing is collected and the table is ``None``:
+    :func:`collect_sweep` writes it once the jobs end.
     """
-    from jepa_framework.runner import run_recipe
-
+    options = options or JobOptions()
+    check_options(launcher, options, detach=not wait)
     points = plan(recipe, overrides, host)
     base = points[0].recipe
-    sweep_dir = new_run_dir(Path(base.output.dir), f"sweep_{base.name}")
-    log.info("sweep of %d runs into %s", len(points), sweep_dir)
-    rows = []
-    for i, point in enumerate(points, 1):
-        log.info("sweep run %d/%d: %s", i, len(points), point.label)
-        recipe_i = attrs.evolve(
-            point.recipe,
-            name=f"{point.recipe.name}_{point.label}",
-            output=attrs.evolve(point.recipe.output, dir=str(sweep_dir)),
+    if sweep_dir is None:
+        sweep_dir = new_run_dir(Path(base.output.dir), f"sweep_{base.name}")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    fixed, _ = split_axes(overrides)
+    source = str(Path(recipe).resolve()) if Path(recipe).is_file() else recipe
+    cells = [
+        {
+            "name": f"{base.name}_{p.label}",
+            "values": p.values,
+            "overrides": fixed + [f"{k}={v}" for k, v in p.values.items()],
+        }
+        for p in points
+    ]
+    plan_data = {"recipe": source, "overrides": list(overrides), "axes": list(points[0].values)}
+    (sweep_dir / PLAN_FILE).write_text(json.dumps({**plan_data, "cells": cells}, indent=2) + "\n")
+    tasks = []
+    for cell in cells:
+        status, run_dir = cell_status(sweep_dir, cell["name"])
+        if status == "finished":
+            log.info("sweep: %s finished before (%s); skipped", cell["name"], run_dir)
+            continue
+        if status == "interrupted":
+            log.info("sweep: %s was interrupted; resuming %s", cell["name"], run_dir)
+        args = (source, cell["overrides"], cell["name"], str(sweep_dir))
+        tasks.append((cell["name"], run_cell, args))
+    log.info("sweep of %d runs into %s: %d to run", len(cells), sweep_dir, len(tasks))
+    if launcher == "inline":
+        errors: dict[str, str | None] | None = run_inline(tasks)
+    elif tasks:
+        errors = submit(tasks, launcher, options, sweep_dir / "jobs", wait)
+    else:
+        errors = {}
+    if errors is None:
+        return sweep_dir, None
+    return sweep_dir, collect_sweep(sweep_dir, errors)
+
+
+def cell_runs(sweep_dir: Path, name: str) -> list[Path]:
+    """The run directories of one cell (``<name>_<timestamp>``), oldest first."""
+    pattern = re.compile(re.escape(name) + r"_\d{8}-\d{6}(-\d+)?")
+    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and pattern.fullmatch(p.name))
+
+
+def cell_status(sweep_dir: Path, name: str) -> tuple[str, Path | None]:
+    """``finished`` (metrics.json), ``interrupted`` (a checkpoint to resume) or ``new``."""
+    runs = cell_runs(sweep_dir, name)
+    for run_dir in runs:
+        if (run_dir / "metrics.json").exists():
+            return "finished", run_dir
+    for run_dir in reversed(runs):
+        if (run_dir / CHECKPOINT_NAME).exists():
+            return "interrupted", run_dir
+    return "new", None
+
+
+def run_cell(recipe: str, overrides: list[str], name: str, sweep_dir: str) -> str:
+    """One cell, in this process or in a job: skip it if finished, resume it, or start it."""
+    from jepa_framework.plugins import host
+    from jepa_framework.runner import run_recipe
+
+    directory = Path(sweep_dir)
+    status, run_dir = cell_status(directory, name)
+    if status == "finished":
+        return str(run_dir)
+    if status == "interrupted":
+        resumed, _ = load_recipe(str(run_dir / "config.yaml"), registries=host())
+        return str(run_recipe(resumed, host(), resume_dir=run_dir))
+    resolved, _ = load_recipe(recipe, overrides, host())
+    resolved = attrs.evolve(
+        resolved, name=name, output=attrs.evolve(resolved.output, dir=str(directory))
+    )
+    return str(run_recipe(resolved, host()))
+
+
+def collect_sweep(sweep_dir: Path, errors: dict[str, str | None] | None = None) -> str:
+    """Write the comparison tables of a sweep directory from the cells that finished.
+
+    A cell without a finished run is counted as failed, with the error its job reported, or
+    "not finished" (still running, or interrupted: rerun the sweep to resume it).
+    """
+    plan_path = sweep_dir / PLAN_FILE
+    if not plan_path.is_file():
+        raise JepaError(
+            f"{sweep_dir} is not a sweep directory (it holds no {PLAN_FILE}); give the folder "
+            f"`jepa sweep` printed."
         )
-        row: dict[str, Any] = dict(point.values)
-        try:
-            run_dir = run_recipe(recipe_i, host)
-        except JepaError as exc:
-            log.error("sweep run %s failed: %s", point.label, exc)
-            row["failed"] = str(exc)
-        else:
+    plan_data = json.loads(plan_path.read_text())
+    errors = errors or {}
+    rows, unfinished = [], []
+    for cell in plan_data["cells"]:
+        row: dict[str, Any] = dict(cell["values"])
+        status, run_dir = cell_status(sweep_dir, cell["name"])
+        if status == "finished":
             row.update(collect(run_dir))
+        else:
+            row["failed"] = errors.get(cell["name"]) or "not finished"
+            unfinished.append(cell["name"])
         rows.append(row)
-    axes = list(points[0].values)
-    table = write_tables(rows, axes, sweep_dir)
-    return sweep_dir, table
+    if unfinished:
+        log.warning(
+            "sweep: %d of %d runs have not finished (%s); rerun the sweep with --sweep-dir %s to "
+            "resume them",
+            len(unfinished),
+            len(rows),
+            ", ".join(unfinished),
+            sweep_dir,
+        )
+    return write_tables(rows, plan_data["axes"], sweep_dir)
 
 
 def collect(run_dir: Path) -> dict[str, Any]:

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from jepa_framework.testing import TINY_OVERRIDES
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-#: overrides that make any built-in recipe train in about a second
-TINY = [
-    "data.dataset.size=24",
-    "data.dataset.sequence_length=12",
-    "model.embedding_dim=8",
-    "train.epochs=2",
-    "train.batch_size=8",
-    "decoder_train.epochs=1",
-    "decoder_train.batch_size=8",
-    "output.video_panel_size=64",
-]
+#: overrides that make any built-in recipe train in about a second (public: plugins use them)
+TINY = list(TINY_OVERRIDES)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -72,3 +72,80 @@ def test_a_tiny_sweep_writes_a_comparison_table(tmp_path, capsys):
     assert sweep["axes"] == ["objective.regularizer.name", "seed"] and len(sweep["runs"]) == 4
     run_config = (sweep_dir / runs[-1] / "config.yaml").read_text()
     assert "name: sigreg" in run_config and "seed: 1" in run_config
+
+
+def test_slurm_time_limits_and_job_flags_are_checked():
+    from jepa_framework.launch import JobOptions, check_options, parse_time
+
+    assert [parse_time(t) for t in ("90", "90:30", "1:30:00", "1-12", "2-0:0:0")] == [
+        90,
+        91,
+        90,
+        2160,
+        2880,
+    ]
+    for bad in ("1h", "0", ""):
+        with pytest.raises(JepaError, match="--time"):
+            parse_time(bad)
+    with pytest.raises(JepaError, match="--gpus, --detach apply to jobs"):
+        check_options("inline", JobOptions(gpus=1), detach=True)
+    with pytest.raises(JepaError, match="--partition applies to --launcher slurm"):
+        check_options("local", JobOptions(partition="gpu"), detach=False)
+
+
+def _cells(sweep_dir):
+    return {p.name.split("_seed-")[1][0]: p for p in sweep_dir.iterdir() if "_seed-" in p.name}
+
+
+LOCAL = [*TINY, "eval.enabled=false", "train.threads=1"]
+
+
+@pytest.mark.slow
+def test_local_jobs_are_collected_and_a_rerun_skips_finished_and_resumes_interrupted(
+    tmp_path, capsys
+):
+    """submitit's LocalExecutor: one process per cell, detached, then collected; a rerun."""
+    pytest.importorskip("submitit")
+    import time
+
+    sweep_dir = tmp_path / "sweep"
+    args = ["sweep", "circle", *LOCAL, "seed=0,1", "--launcher", "local", "--detach"]
+    assert main([*args, "--sweep-dir", str(sweep_dir)]) == 0
+    assert f"jepa sweep --collect {sweep_dir}" in capsys.readouterr().out
+    assert len(json.loads((sweep_dir / "jobs" / "jobs.json").read_text())) == 2
+    deadline = time.monotonic() + 300
+    while len(list(sweep_dir.glob("circle_*/metrics.json"))) < 2:
+        assert time.monotonic() < deadline, "the detached jobs did not finish"
+        time.sleep(0.5)
+    assert main(["sweep", "--collect", str(sweep_dir)]) == 0
+    assert "| all | 2 | 0 |" in (sweep_dir / "results.md").read_text()
+    cells = _cells(sweep_dir)
+    assert sorted(cells) == ["0", "1"]
+
+    # cell 1 interrupted after its last checkpoint; cell 0 finished
+    (cells["1"] / "metrics.json").unlink()
+    finished = (cells["0"] / "metrics.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["sweep", "--collect", str(sweep_dir)]) == 0
+    assert "| all | 2 | 1 |" in capsys.readouterr().out  # not finished counts as failed
+
+    # a rerun of the stored grid (waiting this time): skips cell 0, resumes cell 1 in place
+    assert main(["sweep", "--sweep-dir", str(sweep_dir), "--launcher", "local"]) == 0
+    assert _cells(sweep_dir) == cells  # no new run directories
+    assert (cells["0"] / "metrics.json").stat().st_mtime_ns == finished
+    assert "resuming" in (cells["1"] / "run.log").read_text()
+    (job,) = json.loads((sweep_dir / "jobs" / "jobs.json").read_text())
+    assert job["name"] == cells["1"].name.rsplit("_", 1)[0]
+    assert "| all | 2 | 0 |" in (sweep_dir / "results.md").read_text()
+
+
+def test_an_inline_rerun_skips_every_finished_cell(tmp_path, capsys):
+    sweep_dir = tmp_path / "sweep"
+    args = ["sweep", "circle", *LOCAL, "train.epochs=1", "seed=0,1", "--sweep-dir", str(sweep_dir)]
+    assert main(args) == 0
+    stamps = {p: (p / "metrics.json").stat().st_mtime_ns for p in _cells(sweep_dir).values()}
+    assert main(["sweep", "--sweep-dir", str(sweep_dir)]) == 0
+    assert {p: (p / "metrics.json").stat().st_mtime_ns for p in _cells(sweep_dir).values()} == (
+        stamps
+    )
+    assert "| all | 2 | 0 |" in capsys.readouterr().out

@@ -189,5 +189,5 @@ def test_without_wandb_installed_the_recipe_fails_before_any_work(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "uv sync --extra wandb" in proc.stderr
-    assert "pip install 'jepa-framework[wandb]'" in proc.stderr
+    assert "pip install '.[wandb]'" in proc.stderr
     assert not out.exists()

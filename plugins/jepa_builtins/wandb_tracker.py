@@ -29,7 +29,8 @@ MODES = ("online", "offline", "disabled")
 STATE_KEY = "wandb_run_id"
 INSTALL_HINT = (
     "the wandb tracker needs the optional 'wandb' extra, which is not installed: run "
-    "`uv sync --extra wandb` in a checkout, or `pip install 'jepa-framework[wandb]'`"
+    "`uv sync --extra wandb` in a checkout, or `pip install '.[wandb]'` from one "
+    "(jepa-framework is not on PyPI)"
 )
 MEDIA = {
     "reconstruction": "reconstruction.png",
