@@ -256,27 +256,39 @@ def _is_spec(t: Any) -> bool:
 def _every_validator(structure: Any) -> Any:
     """A structure hook that reports every field its validators refuse, not only the first.
 
-    attrs stops at the first failing validator; on failure the instance is built again with
-    validators off and each field's validator is run on its own.
+    attrs stops at the first failing validator, and cattrs builds nothing when any key is
+    unknown or has the wrong type. On failure the instance is built again from the keys that
+    did structure, with validators off, and each of those fields' validators is run on its own.
     """
 
     def hook(value: Any, cl: type) -> Any:
         try:
             return structure(value, cl)
         except ClassValidationError as exc:
-            first = exc.exceptions[0] if len(exc.exceptions) == 1 else None
-            if not isinstance(first, ValueError) or getattr(first, "__notes__", None):
-                raise  # not a validator's refusal (wrong types, unknown keys)
-            with attrs.validators.disabled():
-                instance = structure(value, cl)
-        refused = []
-        for f in attrs.fields(cl):
+            notes = [getattr(e, "__notes__", []) for e in exc.exceptions]
+            failed = {n.name for ns in notes for n in ns if isinstance(n, AttributeValidationNote)}
+            fields = attrs.fields_dict(cl)
+            known = {k: v for k, v in value.items() if k in fields and k not in failed}
             try:
-                if f.validator is not None:
-                    f.validator(instance, f, getattr(instance, f.name))
-            except ValueError as error:
-                refused.append(error)
-        raise ClassValidationError(f"While structuring {cl.__name__}", refused or [first], cl)
+                with attrs.validators.disabled():
+                    instance = structure(known, cl)
+            except ClassValidationError:
+                raise exc from None
+            found = [
+                e
+                for e, ns in zip(exc.exceptions, notes, strict=True)
+                if ns or isinstance(e, ForbiddenExtraKeysError)
+            ]
+            for name in known:
+                f = fields[name]
+                try:
+                    if f.validator is not None:
+                        f.validator(instance, f, getattr(instance, name))
+                except ValueError as error:
+                    found.append(error)
+            raise ClassValidationError(
+                f"While structuring {cl.__name__}", found or list(exc.exceptions), cl
+            ) from None
 
     return hook
 

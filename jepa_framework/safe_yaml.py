@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import ComposerError
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.composer import Composer, ComposerError
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
-MAX_BYTES = 1 << 20  # 1 MiB
-MAX_NODES = 100_000  # nodes after alias expansion
+MAX_BYTES = 256 * 1024  # recipes are a few KiB
+MAX_NODES = 50_000  # nodes after alias expansion
 MAX_DEPTH = 64  # nesting of mappings and lists
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -28,33 +33,62 @@ class YamlLimitError(yaml.YAMLError):
     """The document is over one of the limits above."""
 
 
-class BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that counts nodes as if aliases were expanded and refuses duplicate keys."""
+if yaml.__with_libyaml__:  # libyaml scans and parses ~5x faster; composing stays in Python
+    from yaml._yaml import CParser
+
+    class _Events(CParser):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Events(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+
+class BoundedLoader(Composer, _Events, SafeConstructor, Resolver):
+    """SafeLoader that counts nodes as if aliases were expanded and refuses duplicate keys.
+
+    Composer comes first so that its node-by-node composing (counted below) replaces libyaml's.
+    """
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._sizes: dict[int, int] = {}  # id(node) -> node count with aliases expanded
+        _Events.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._total = 0  # nodes so far, each alias counted as a copy of its anchored node
+        self._sizes: dict[int, int] = {}  # id(node) -> its count, aliases expanded
         self._depth = 0
 
+    def _add(self, count: int, mark: Any) -> None:
+        self._total += count
+        if self._total > MAX_NODES:
+            raise YamlLimitError(
+                f"holds more than {MAX_NODES} values, counting each alias as a copy of its "
+                f"anchor (line {mark.line + 1})"
+            )
+
     def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(AliasEvent):
+            mark = self.peek_event().start_mark
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise YamlLimitError(f"has an alias inside its own anchor (line {mark.line + 1})")
+            self._add(self._sizes[id(node)], mark)
+            return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            mark = self.peek_event().start_mark
-            raise YamlLimitError(f"nested more than {MAX_DEPTH} levels deep{mark}")
+            line = self.peek_event().start_mark.line + 1
+            raise YamlLimitError(f"is nested more than {MAX_DEPTH} levels deep (line {line})")
+        before = self._total
         node = super().compose_node(parent, index)
         self._depth -= 1
-        if id(node) not in self._sizes:  # an alias returns a node already counted
-            children: list[Node] = []
-            if isinstance(node, SequenceNode):
-                children = node.value
-            elif isinstance(node, MappingNode):
-                children = [n for pair in node.value for n in pair]
-            self._sizes[id(node)] = 1 + sum(self._sizes[id(c)] for c in children)
-        if self._sizes[id(node)] > MAX_NODES:
-            raise YamlLimitError(
-                f"expands to more than {MAX_NODES} values once its anchors and aliases are "
-                f"followed{node.start_mark}"
-            )
+        self._add(1, node.start_mark)
+        self._sizes[id(node)] = self._total - before
         return node
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -82,9 +116,9 @@ def loads(text: str) -> Any:
     if len(text) > MAX_BYTES:
         raise YamlLimitError(f"is longer than {MAX_BYTES} characters")
     try:
-        return yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - safe constructor only
     except RecursionError:
-        raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep") from None
+        raise ComposerError(None, None, f"is nested more than {MAX_DEPTH} levels deep") from None
 
 
 def read_text(path: Path) -> str:
