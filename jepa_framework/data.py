@@ -40,10 +40,10 @@ def default_cache_dir() -> Path:
 class DatasetParams:
     """Options every dataset accepts; subclasses add their own fields (with defaults)."""
 
-    # number of trajectories (at least 2: one is held out for validation)
-    size: int = attrs.field(default=1000, validator=count(2, 10 * MAX_COUNT))
-    # frames per trajectory
-    sequence_length: int = attrs.field(default=30, validator=count(2, MAX_COUNT))
+    # number of trajectories (a recipe needs 2: one is held out for validation)
+    size: int = attrs.field(default=1000, validator=count(1, 10 * MAX_COUNT))
+    # frames per trajectory (a recipe needs data.history + objective.rollout_steps)
+    sequence_length: int = attrs.field(default=30, validator=count(1, MAX_COUNT))
     # data seed, independent of the training seed
     seed: int = attrs.field(default=0, validator=count(0, MAX_SEED))
     cache: bool = True  # keep generated arrays on disk, keyed by these params

@@ -199,17 +199,20 @@ class Recipe:
 
 def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
     """Problems that involve two fields (each field's own range is its validator's job)."""
-    frames = getattr(recipe.data.dataset.params, "sequence_length", None)
+    params, problems = recipe.data.dataset.params, []
+    if getattr(params, "size", 2) < 2:
+        problems.append(("data.dataset.size", "must be at least 2 (one is held out), got 1"))
+    frames = getattr(params, "sequence_length", None)
     clip = recipe.data.history + recipe.objective.rollout_steps
     if frames is not None and frames < clip:
-        return [
+        problems.append(
             (
                 "data.dataset.sequence_length",
                 f"{frames} frames are fewer than a training clip needs: data.history + "
                 f"objective.rollout_steps = {clip}; raise it or lower those",
             )
-        ]
-    return []
+        )
+    return problems
 
 
 # --- structuring ------------------------------------------------------------------------------

