@@ -10,10 +10,7 @@ never imported by path, so a recipe cannot execute code.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import math
-import re
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +20,13 @@ import attrs
 import cattrs
 import yaml
 from attrs.validators import in_
-from cattrs.cols import list_structure_factory
-from cattrs.errors import AttributeValidationNote, ClassValidationError, ForbiddenExtraKeysError
-from cattrs.gen import make_dict_structure_fn
-from cattrs.v import transform_error
+from cattrs.errors import ClassValidationError
 
 from jepa_framework import safe_yaml
+from jepa_framework.converter import make_converter, short
 from jepa_framework.errors import JepaError, RecipeError, did_you_mean
 from jepa_framework.overrides import apply_overrides
-from jepa_framework.registry import UnknownComponentError
+from jepa_framework.problems import cattrs_problems, recipe_error
 from jepa_framework.validators import (
     MAX_COUNT,
     MAX_SEED,
@@ -200,8 +195,9 @@ class Recipe:
 def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
     """Problems that involve two fields (each field's own range is its validator's job)."""
     params, problems = recipe.data.dataset.params, []
-    if getattr(params, "size", 2) < 2:
-        problems.append(("data.dataset.size", "must be at least 2 (one is held out), got 1"))
+    size = getattr(params, "size", 2)
+    if size < 2:
+        problems.append(("data.dataset.size", f"must be at least 2 (one is held out), got {size}"))
     frames = getattr(params, "sequence_length", None)
     clip = recipe.data.history + recipe.objective.rollout_steps
     if frames is not None and frames < clip:
@@ -215,206 +211,11 @@ def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
     return problems
 
 
-# --- structuring ------------------------------------------------------------------------------
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _strict_int(value: Any, _: type) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {_short(value)}")
-    return value
-
-
-def _strict_float(value: Any, _: type) -> float:
-    if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {_short(value)}")
-    if not math.isfinite(value):
-        raise TypeError(f"expected a finite number, got {_short(value)}")
-    return float(value)
-
-
-def _strict_bool(value: Any, _: type) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {_short(value)}")
-    return value
-
-
-def _strict_str(value: Any, _: type) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {_short(value)}")
-    return value
-
-
-def _is_spec(t: Any) -> bool:
-    return isinstance(t, type) and issubclass(t, ComponentSpec)
-
-
-def _every_validator(structure: Any) -> Any:
-    """A structure hook that reports every field its validators refuse, not only the first.
-
-    attrs stops at the first failing validator, and cattrs builds nothing when any key is
-    unknown or has the wrong type. On failure the instance is built again from the keys that
-    did structure, with validators off, and each of those fields' validators is run on its own.
-    """
-
-    def hook(value: Any, cl: type) -> Any:
-        try:
-            return structure(value, cl)
-        except ClassValidationError as exc:
-            notes = [getattr(e, "__notes__", []) for e in exc.exceptions]
-            failed = {n.name for ns in notes for n in ns if isinstance(n, AttributeValidationNote)}
-            fields = attrs.fields_dict(cl)
-            known = {k: v for k, v in value.items() if k in fields and k not in failed}
-            try:
-                with attrs.validators.disabled():
-                    instance = structure(known, cl)
-            except ClassValidationError:
-                raise exc from None
-            found = [
-                e
-                for e, ns in zip(exc.exceptions, notes, strict=True)
-                if ns or isinstance(e, ForbiddenExtraKeysError)
-            ]
-            for name in known:
-                f = fields[name]
-                try:
-                    if f.validator is not None:
-                        f.validator(instance, f, getattr(instance, name))
-                except ValueError as error:
-                    found.append(error)
-            raise ClassValidationError(
-                f"While structuring {cl.__name__}", found or list(exc.exceptions), cl
-            ) from None
-
-    return hook
-
-
 def _converter(registries: Any) -> cattrs.Converter:
-    """A converter that refuses extra keys and lossy coercions, and knows the registries."""
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    for t, hook in ((int, _strict_int), (float, _strict_float), (bool, _strict_bool)):
-        conv.register_structure_hook(t, hook)
-    conv.register_structure_hook(str, _strict_str)
+    def params_of(kind: str, name: str) -> type:
+        return registries.registry(kind).get(name).params
 
-    def only(kind: type, hook: Any, what: str) -> Any:
-        def checked(value: Any, t: Any) -> Any:
-            if not isinstance(value, kind):
-                raise TypeError(f"expected {what}, got {_short(value)}")
-            return hook(value, t)
-
-        return checked
-
-    conv.register_structure_hook_factory(
-        attrs.has,
-        lambda cl: only(dict, _every_validator(make_dict_structure_fn(cl, conv)), "a mapping"),
-    )
-    conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is list,
-        lambda t: only(list, list_structure_factory(t, conv), "a list"),
-    )
-
-    def structure_component(value: Any, cls: type[ComponentSpec]) -> ComponentSpec:
-        if isinstance(value, str):  # `encoder: cnn` is short for `encoder: {name: cnn}`
-            value = {"name": value}
-        if not isinstance(value, dict) or "name" not in value:
-            raise TypeError(
-                f"expected a name from `jepa list {cls.kind}` or a mapping with a 'name' key, "
-                f"got {_short(value)}"
-            )
-        try:
-            name = _strict_str(value["name"], str)
-            component = registries.registry(cls.kind).get(name)
-        except (TypeError, UnknownComponentError) as exc:  # reported at `<path>.name`
-            exc.__notes__ = [AttributeValidationNote("component name", "name", str)]
-            raise ClassValidationError(f"While structuring {cls.__name__}", [exc], cls) from None
-        params = {k: v for k, v in value.items() if k != "name"}
-        return cls(name=name, params=conv.structure(params, component.params))
-
-    conv.register_structure_hook_func(_is_spec, structure_component)
-    conv.register_unstructure_hook_func(_is_spec, lambda c: c.to_dict())
-    return conv
-
-
-# --- problems, with their paths ---------------------------------------------------------------
-
-_COMPARISONS = {">=": "at least", "<=": "at most", ">": "greater than", "<": "less than"}
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _describe(path: str, exc: BaseException) -> list[tuple[str, str]]:
-    """(dotted path, message) for one problem cattrs found at ``path``."""
-    if isinstance(exc, ForbiddenExtraKeysError):
-        allowed = [f.name for f in attrs.fields(exc.cl)]
-        keys = sorted(map(str, exc.extra_fields))
-        hint = f"; allowed keys: {', '.join(allowed) or 'none'}"
-        found = [
-            (_join(path, key), f"unknown key{did_you_mean(key, allowed)}{hint}")
-            for key in keys[: RecipeError.MAX_LISTED]
-        ]
-        if len(keys) > RecipeError.MAX_LISTED:
-            found.append((path, f"{len(keys) - RecipeError.MAX_LISTED} more unknown keys"))
-        return found
-    if isinstance(exc, KeyError):
-        return [(path, "required key is missing")]
-    message = str(exc.args[0]) if exc.args else type(exc).__name__
-    validator = re.fullmatch(r"'(\w+)' (must .*)", message, re.S)
-    if isinstance(exc, ValueError) and validator:  # an attrs validator: 'x' must be >= 1: 0
-        path, message = _join(path, validator[1]), validator[2]
-        rule, sep, value = message.partition(": ")
-        op, _, bound = rule.removeprefix("must be ").partition(" ")
-        rule = f"must be {_COMPARISONS[op]} {bound}" if op in _COMPARISONS else rule
-        message = f"{rule}, got {value}" if sep else rule
-        options = exc.args[2] if len(exc.args) >= 4 else None
-        if isinstance(options, (tuple, list, set, frozenset, dict)):  # in_: did you mean?
-            message += did_you_mean(str(exc.args[3]), [str(o) for o in options])
-    return [(path, message)]
-
-
-def _problems(exc: BaseException) -> list[tuple[str, str]]:
-    """Every problem in a cattrs error, located by cattrs' own paths (``$.train.epochs``)."""
-    leaves: list[BaseException] = []
-
-    def remember(leaf: BaseException, _type: Any) -> str:
-        leaves.append(leaf)
-        return str(len(leaves) - 1)
-
-    found = []
-    for line in transform_error(exc, "$", remember):
-        index, _, path = line.partition(" @ ")
-        dotted = re.sub(r"\[(\d+)\]", r".\1", path).removeprefix("$").removeprefix(".")
-        found.extend(_describe(dotted, leaves[int(index)]))
-    return found
-
-
-def _override_at(path: str, overrides: Sequence[str]) -> str | None:
-    """The last command-line override that set ``path`` (or a key under or above it)."""
-    for text in reversed(overrides):
-        key = text.partition("=")[0].strip()
-        if path and (path == key or path.startswith(f"{key}.") or key.startswith(f"{path}.")):
-            return text
-    return None
-
-
-def _error(problems: list[tuple[str, str]], source: str, overrides: Sequence[str]) -> RecipeError:
-    lines = []
-    for path, message in problems:
-        line = f"{path or 'top level'}: {message}"
-        line = line if len(line) <= 300 else f"{line[:297]}..."
-        text = _override_at(path, overrides)
-        lines.append(line if text is None else f"{line} [command-line override {_short(text)}]")
-    if overrides:
-        source += " with command-line overrides"
-    return RecipeError(lines, source)
+    return make_converter(ComponentSpec, params_of if registries is not None else None)
 
 
 def _spec_type(path: str) -> Any:
@@ -436,16 +237,16 @@ def _drop_orphans(raw: dict[str, Any], orphans: set[str], registries: Any) -> No
         where, _, key = dotted.rpartition(".")
         spec, node = _spec_type(where), raw
         for part in where.split("."):
-            if isinstance(node, dict):
-                node = node.get(part)
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
-        name = node.get("name") if isinstance(node, dict) else None
-        if not (
-            _is_spec(spec) and isinstance(name, str) and name in registries.registry(spec.kind)
-        ):
-            continue  # not a component, or an unknown name (which structuring reports)
-        if key not in attrs.fields_dict(registries.registry(spec.kind).get(name).params):
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+        is_spec = isinstance(spec, type) and issubclass(spec, ComponentSpec)
+        if not (is_spec and isinstance(node, dict)):
+            continue
+        registry, name = registries.registry(spec.kind), node.get("name")
+        known = isinstance(name, str) and name in registry  # else structuring reports it
+        if known and key not in attrs.fields_dict(registry.get(name).params):
             node.pop(key, None)
 
 
@@ -462,17 +263,17 @@ def structure_recipe(
     caused; ``orphans`` are the keys :func:`apply_overrides` reported as left behind by a rename.
     """
     if not isinstance(raw, dict):
-        raise _error([("", f"expected a mapping at the top level, got {_short(raw)}")], source, ())
+        raise recipe_error([("", f"expected a mapping at the top level, got {short(raw)}")], source)
     if orphans:
         raw = copy.deepcopy(raw)
         _drop_orphans(raw, set(orphans), registries)
     try:
         recipe = _converter(registries).structure(raw, Recipe)
     except (ClassValidationError, TypeError, ValueError) as exc:
-        raise _error(_problems(exc), source, overrides) from None
-    problems = _cross_checks(recipe)
-    if problems:
-        raise _error(problems, source, overrides)
+        raise recipe_error(cattrs_problems(exc), source, overrides) from None
+    found = _cross_checks(recipe)
+    if found:
+        raise recipe_error(found, source, overrides)
     return recipe
 
 
@@ -503,7 +304,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
             f"`jepa show circle` prints a complete one."
         )
     if not isinstance(raw, dict):
-        raise RecipeError([f"expected a mapping at the top level, got {_short(raw)}"], source)
+        raise RecipeError([f"expected a mapping at the top level, got {short(raw)}"], source)
     return raw
 
 
