@@ -21,6 +21,8 @@ import attrs
 import numpy as np
 import torch
 
+from jepa_framework.validators import MAX_COUNT, MAX_SEED, count
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "JEPA_CACHE_DIR"
@@ -38,9 +40,12 @@ def default_cache_dir() -> Path:
 class DatasetParams:
     """Options every dataset accepts; subclasses add their own fields (with defaults)."""
 
-    size: int = 1000  # number of trajectories
-    sequence_length: int = 30  # frames per trajectory
-    seed: int = 0  # data seed, independent of the training seed
+    # number of trajectories (a recipe needs 2: one is held out for validation)
+    size: int = attrs.field(default=1000, validator=count(1, 10 * MAX_COUNT))
+    # frames per trajectory (a recipe needs data.history + objective.rollout_steps)
+    sequence_length: int = attrs.field(default=30, validator=count(1, MAX_COUNT))
+    # data seed, independent of the training seed
+    seed: int = attrs.field(default=0, validator=count(0, MAX_SEED))
     cache: bool = True  # keep generated arrays on disk, keyed by these params
 
 

@@ -13,13 +13,22 @@ class JepaError(Exception):
 
 
 class RecipeError(JepaError):
-    """A recipe that cannot be used; carries every problem found, each with its dotted path."""
+    """A recipe that cannot be used; carries every problem found, each with its dotted path.
+
+    At most :attr:`MAX_LISTED` problems are printed (then "... and K more"), so a recipe full of
+    junk gives a short message; ``problems`` keeps them all.
+    """
+
+    MAX_LISTED = 20
 
     def __init__(self, problems: list[str], source: str = "recipe") -> None:
         self.problems = problems
         self.source = source
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source} has {len(problems)} problem(s):\n{lines}")
+        lines = [f"  - {p}" for p in problems[: self.MAX_LISTED]]
+        if len(problems) > self.MAX_LISTED:
+            lines.append(f"  ... and {len(problems) - self.MAX_LISTED} more")
+        text = "\n".join(lines)
+        super().__init__(f"{source} has {len(problems)} problem(s):\n{text}")
 
 
 class PluginError(JepaError):

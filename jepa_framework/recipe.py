@@ -1,24 +1,46 @@
 """YAML recipe -> frozen, typed :class:`Recipe`, with command-line overrides and clear errors.
 
-cattrs does the validation (unknown keys, wrong types); this module adds component lookup by
-registry name, dotted paths and a did-you-mean. Only ``yaml.safe_load`` is used and components are
-named, never imported by path, so a recipe cannot execute code.
+The libraries do the work: attrs validators hold every range and choice (next to the field they
+check), cattrs structures the mapping and finds every problem with its path
+(``cattrs.transform_error``), and this module adds component lookup by registry name, a
+did-you-mean for unknown keys and a mark on problems that came from the command line. Reading is
+bounded (:mod:`jepa_framework.safe_yaml`) and only safe tags are built; components are named,
+never imported by path, so a recipe cannot execute code.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
 import cattrs
 import yaml
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from attrs.validators import in_
+from cattrs.errors import ClassValidationError
 
+from jepa_framework import safe_yaml
+from jepa_framework.converter import make_converter, short
 from jepa_framework.errors import JepaError, RecipeError, did_you_mean
-from jepa_framework.registry import UnknownComponentError
+from jepa_framework.overrides import apply_overrides
+from jepa_framework.problems import cattrs_problems, recipe_error
+from jepa_framework.validators import (
+    MAX_COUNT,
+    MAX_SEED,
+    MAX_WIDTH,
+    between,
+    count,
+    device_name,
+    folder_name,
+    fraction,
+    path_text,
+    positive,
+)
+
+__all__ = ["Recipe", "apply_overrides", "dump_recipe", "load_recipe", "structure_recipe"]
 
 # --- components chosen by name ------------------------------------------------------------------
 
@@ -61,12 +83,14 @@ class TrackerSpec(ComponentSpec):
 
 # --- the recipe -------------------------------------------------------------------------------
 
+field = attrs.field
+
 
 @attrs.frozen
 class DataSection:
     dataset: DatasetSpec
-    history: int = 2  # frames per context window (H)
-    val_fraction: float = 0.1  # trajectories held out for validation
+    history: int = field(default=2, validator=count(1, 10_000))  # frames per context window (H)
+    val_fraction: float = field(default=0.1, validator=fraction(open_low=True, open_high=True))
 
 
 @attrs.frozen
@@ -74,35 +98,39 @@ class ModelSection:
     encoder: EncoderSpec
     predictor: PredictorSpec
     decoder: DecoderSpec
-    embedding_dim: int = 32
+    embedding_dim: int = field(default=32, validator=count(1, MAX_WIDTH))
 
 
 @attrs.frozen
 class TargetSection:
     """EMA decay of the target encoder, on a cosine schedule from start to end."""
 
-    ema_start: float = 0.99
-    ema_end: float = 1.0
+    ema_start: float = field(default=0.99, validator=fraction())
+    ema_end: float = field(default=1.0, validator=fraction())
 
 
 @attrs.frozen
 class ObjectiveSection:
     regularizer: RegularizerSpec
-    rollout_steps: int = 4  # predictor unrolled this many steps in latent space (k)
+    # predictor unrolled this many steps in latent space (k)
+    rollout_steps: int = field(default=4, validator=count(1, 10_000))
     target: TargetSection = attrs.Factory(TargetSection)
 
 
 @attrs.frozen
 class TrainSection:
-    epochs: int = 20  # one epoch = every training trajectory once, at a random start
-    batch_size: int = 256
-    lr: float = 1.0e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # CPU threads for torch; 0 = every core of the machine
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    # one epoch = every training trajectory once, at a random start
+    epochs: int = field(default=20, validator=count(1, 100_000))
+    batch_size: int = field(default=256, validator=count(1, 2**20))
+    lr: float = field(default=1.0e-3, validator=positive(10.0))
+    weight_decay: float = field(default=0.05, validator=between(0, 100))
+    warmup_epochs: float = field(default=1.0, validator=between(0, 100_000))
+    grad_clip: float = field(default=1.0, validator=between(0, 1e6))  # max grad norm; 0: off
+    # auto | cpu | cuda | cuda:N | mps
+    device: str = field(default="auto", validator=device_name)
+    # CPU threads for torch; 0 = every core of the machine
+    threads: int = field(default=0, validator=count(0, 4096))
+    precision: str = field(default="fp32", validator=in_(("fp32", "bf16")))  # bf16: autocast
     compile: bool = False  # torch.compile the networks
 
 
@@ -110,17 +138,19 @@ class TrainSection:
 class DecoderTrainSection:
     """Phase 2: a decoder learns to reconstruct frames from frozen latents (verification only)."""
 
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 1.0e-3
+    epochs: int = field(default=20, validator=count(1, 100_000))
+    batch_size: int = field(default=256, validator=count(1, 2**20))
+    lr: float = field(default=1.0e-3, validator=positive(10.0))
 
 
 @attrs.frozen
 class OutputSection:
-    dir: str = "results"
-    forecast_frames: int = 240  # frames in forecast.mp4 (rolled out from one context)
-    video_panel_size: int = 256  # pixels per side of each half of the video
-    fps: int = 20
+    dir: str = field(default="results", validator=path_text)
+    # frames in forecast.mp4 (rolled out from one context)
+    forecast_frames: int = field(default=240, validator=count(1, 100_000))
+    # pixels per side of each half of the video
+    video_panel_size: int = field(default=256, validator=count(16, 4096))
+    fps: int = field(default=20, validator=count(1, 240))
 
 
 @attrs.frozen
@@ -132,23 +162,29 @@ class EvalSection:
     """
 
     enabled: bool = True
-    trajectories: int = 256  # held-out trajectories for forecasts (capped at data size)
-    horizon: int = 100  # forecast steps scored (may exceed the training sequence length)
-    seed: int = 12345  # seed of the held-out trajectories (distinct from the data seed)
-    probe_samples: int = 5000  # most training windows used to fit the linear probes
-    probe_steps: int = 20  # probe predicted latents up to k steps ahead (capped by the data)
-    ar_order: int = 0  # frames of history for the linear AR baseline; 0 = data.history
+    # held-out trajectories for forecasts (capped at data size)
+    trajectories: int = field(default=256, validator=count(1, MAX_COUNT))
+    # forecast steps scored (may exceed the training sequence length)
+    horizon: int = field(default=100, validator=count(1, 100_000))
+    # seed of the held-out trajectories (distinct from the data seed)
+    seed: int = field(default=12345, validator=count(0, MAX_SEED))
+    # most training windows used to fit the linear probes
+    probe_samples: int = field(default=5000, validator=count(1, 10 * MAX_COUNT))
+    # probe predicted latents up to k steps ahead (capped by the data)
+    probe_steps: int = field(default=20, validator=count(1, 10_000))
+    # frames of history for the linear AR baseline; 0 = data.history
+    ar_order: int = field(default=0, validator=count(0, 10_000))
     baselines: bool = True  # train the supervised residual MLP baseline (same budget as JEPA)
-    baseline_hidden_dim: int = 256  # width of that MLP
+    baseline_hidden_dim: int = field(default=256, validator=count(1, MAX_WIDTH))
 
 
 @attrs.frozen
 class Recipe:
-    name: str
+    name: str = field(validator=folder_name)  # the run folder is output.dir/<name>_<time>
     data: DataSection
     model: ModelSection
     objective: ObjectiveSection
-    seed: int = 0
+    seed: int = field(default=0, validator=count(0, MAX_SEED))
     train: TrainSection = attrs.Factory(TrainSection)
     decoder_train: DecoderTrainSection = attrs.Factory(DecoderTrainSection)
     output: OutputSection = attrs.Factory(OutputSection)
@@ -156,270 +192,143 @@ class Recipe:
     tracking: list[TrackerSpec] = attrs.Factory(lambda: [])
 
 
-CHOICES = {
-    ("train", "precision"): ("fp32", "bf16"),
-}
-
-# --- loading ----------------------------------------------------------------------------------
-
-
-class _UnknownName(ValueError):
-    pass
-
-
-def _strict_converter(registries: Any, renamed: set[str]) -> cattrs.Converter:
-    """A converter that refuses extra keys and lossy type coercions, and knows the registries."""
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-
-    def strict_int(value: Any, _: type) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"expected an integer, got {value!r}")
-        return value
-
-    def strict_float(value: Any, _: type) -> float:
-        if isinstance(value, bool):
-            raise TypeError(f"expected a number, got {value!r}")
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
-            try:
-                return float(value)
-            except ValueError:
-                raise TypeError(f"expected a number, got {value!r}") from None
-        if not isinstance(value, (int, float)):
-            raise TypeError(f"expected a number, got {value!r}")
-        return float(value)
-
-    def strict_bool(value: Any, _: type) -> bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"expected true or false, got {value!r}")
-        return value
-
-    def strict_str(value: Any, _: type) -> str:
-        if not isinstance(value, str):
-            raise TypeError(f"expected a string, got {value!r}")
-        return value
-
-    conv.register_structure_hook(int, strict_int)
-    conv.register_structure_hook(float, strict_float)
-    conv.register_structure_hook(bool, strict_bool)
-    conv.register_structure_hook(str, strict_str)
-
-    def structure_component(value: Any, cls: type[ComponentSpec]) -> ComponentSpec:
-        if isinstance(value, str):  # `encoder: cnn` is short for `encoder: {name: cnn}`
-            value = {"name": value}
-        if not isinstance(value, dict) or "name" not in value:
-            raise TypeError(f"expected a mapping with a 'name' key, got {value!r}")
-        name = strict_str(value["name"], str)
-        try:
-            component = registries.registry(cls.kind).get(name)
-        except UnknownComponentError as exc:
-            raise _UnknownName(str(exc)) from None
-        params = {k: v for k, v in value.items() if k != "name"}
-        if id(value) in renamed:
-            accepted = {f.name for f in attrs.fields(component.params)}
-            params = {k: v for k, v in params.items() if k in accepted}
-        return cls(name=name, params=conv.structure(params, component.params))
-
-    conv.register_structure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), structure_component
-    )
-    conv.register_unstructure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), lambda c: c.to_dict()
-    )
-    return conv
-
-
-def _walk(exc: BaseException, path: str) -> Iterator[tuple[str, BaseException]]:
-    """(dotted path, leaf exception) for every problem cattrs found."""
-    if isinstance(exc, IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            yield from _walk(sub, f"{path}[{note.index!r}]")
-        for sub in without:
-            yield from _walk(sub, path)
-    elif isinstance(exc, ClassValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            yield from _walk(sub, f"{path}.{note.name}" if path else note.name)
-        for sub in without:
-            yield from _walk(sub, path)
-    else:
-        yield path, exc
-
-
-def _describe(path: str, exc: BaseException) -> list[str]:
-    where = path or "<top level>"
-    if isinstance(exc, ForbiddenExtraKeysError):
-        fields = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
-        allowed = ", ".join(fields) or "none"
-        return [
-            f"{where}.{key}: unknown key{did_you_mean(key, fields)}; allowed keys: {allowed}"
-            for key in sorted(exc.extra_fields)
-        ]
-    if isinstance(exc, KeyError):
-        return [f"{where}: required key is missing"]
-    if isinstance(exc, _UnknownName):
-        return [f"{where}.name: {exc}"]
-    if len(exc.args) >= 2 and isinstance(exc.args[1], attrs.Attribute):  # an attrs validator
-        field, hint = exc.args[1], ""
-        if len(exc.args) >= 4 and isinstance(exc.args[3], str):
-            hint = did_you_mean(exc.args[3], [str(o) for o in exc.args[2]])
-        return [f"{where}.{field.name}: {exc.args[0]}{hint}"]
-    message = str(exc) or type(exc).__name__
-    if "invalid literal" in message or "could not convert" in message:
-        message = f"wrong type ({message})"
-    return [f"{where}: {message}"]
-
-
-def _check_choices(recipe: Recipe) -> list[str]:
-    problems = []
-    for (section, key), allowed in CHOICES.items():
-        value = getattr(getattr(recipe, section), key)
-        if value not in allowed:
-            problems.append(
-                f"{section}.{key}: '{value}' is not one of {', '.join(allowed)}"
-                f"{did_you_mean(value, allowed)}"
+def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
+    """Problems that involve two fields (each field's own range is its validator's job)."""
+    params, problems = recipe.data.dataset.params, []
+    size = getattr(params, "size", 2)
+    if size < 2:
+        problems.append(("data.dataset.size", f"must be at least 2 (one is held out), got {size}"))
+    frames = getattr(params, "sequence_length", None)
+    clip = recipe.data.history + recipe.objective.rollout_steps
+    if frames is not None and frames < clip:
+        problems.append(
+            (
+                "data.dataset.sequence_length",
+                f"{frames} frames are fewer than a training clip needs: data.history + "
+                f"objective.rollout_steps = {clip}; raise it or lower those",
             )
-    if recipe.data.history < 1:
-        problems.append("data.history: must be at least 1")
-    if recipe.objective.rollout_steps < 1:
-        problems.append("objective.rollout_steps: must be at least 1")
-    if recipe.eval.horizon < 1 or recipe.eval.trajectories < 1:
-        problems.append("eval.horizon and eval.trajectories: must be at least 1")
-    if not 0.0 < recipe.data.val_fraction < 1.0:
-        problems.append("data.val_fraction: must lie strictly between 0 and 1")
+        )
     return problems
 
 
-def structure_recipe(raw: dict[str, Any], registries: Any, source: str = "recipe") -> Recipe:
-    """Validate a raw mapping into a Recipe, raising one RecipeError listing every problem."""
+def _converter(registries: Any) -> cattrs.Converter:
+    def params_of(kind: str, name: str) -> type:
+        return registries.registry(kind).get(name).params
+
+    return make_converter(ComponentSpec, params_of if registries is not None else None)
+
+
+def _spec_type(path: str) -> Any:
+    """The declared type at a dotted path of the recipe (``objective.regularizer``)."""
+    t: Any = Recipe
+    for key in path.split("."):
+        if typing.get_origin(t) is list and key.isdigit():
+            t = typing.get_args(t)[0]
+        elif attrs.has(t) and key in attrs.fields_dict(t):
+            t = typing.get_type_hints(t)[key]
+        else:
+            return None
+    return t
+
+
+def _drop_orphans(raw: dict[str, Any], orphans: set[str], registries: Any) -> None:
+    """Drop keys a rename left behind that the newly named component does not accept."""
+    for dotted in sorted(orphans):
+        where, _, key = dotted.rpartition(".")
+        spec, node = _spec_type(where), raw
+        for part in where.split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+        is_spec = isinstance(spec, type) and issubclass(spec, ComponentSpec)
+        if not (is_spec and isinstance(node, dict)):
+            continue
+        registry, name = registries.registry(spec.kind), node.get("name")
+        known = isinstance(name, str) and name in registry  # else structuring reports it
+        if known and key not in attrs.fields_dict(registry.get(name).params):
+            node.pop(key, None)
+
+
+def structure_recipe(
+    raw: Any,
+    registries: Any,
+    source: str = "recipe",
+    overrides: Sequence[str] = (),
+    orphans: set[str] | frozenset[str] = frozenset(),
+) -> Recipe:
+    """Validate a raw mapping into a Recipe, raising one RecipeError listing every problem.
+
+    ``overrides`` (the command-line texts already applied to ``raw``) mark the problems they
+    caused; ``orphans`` are the keys :func:`apply_overrides` reported as left behind by a rename.
+    """
     if not isinstance(raw, dict):
-        raise RecipeError(
-            [f"expected a mapping at the top level, got {type(raw).__name__}"], source
-        )
-    renamed = {id(node) for node in _renamed_nodes(raw)}
-    conv = _strict_converter(registries, renamed)
+        raise recipe_error([("", f"expected a mapping at the top level, got {short(raw)}")], source)
+    if orphans:
+        raw = copy.deepcopy(raw)
+        _drop_orphans(raw, set(orphans), registries)
     try:
-        recipe = conv.structure(raw, Recipe)
-    except (ClassValidationError, IterableValidationError) as exc:
-        problems = [msg for path, leaf in _walk(exc, "") for msg in _describe(path, leaf)]
-        raise RecipeError(problems, source) from None
-    except (TypeError, ValueError) as exc:
-        raise RecipeError([str(exc)], source) from None
-    problems = _check_choices(recipe)
-    if problems:
-        raise RecipeError(problems, source)
+        recipe = _converter(registries).structure(raw, Recipe)
+    except (ClassValidationError, TypeError, ValueError) as exc:
+        raise recipe_error(cattrs_problems(exc), source, overrides) from None
+    found = _cross_checks(recipe)
+    if found:
+        raise recipe_error(found, source, overrides)
     return recipe
 
 
 def unstructure_recipe(recipe: Recipe) -> dict[str, Any]:
     """The fully resolved recipe as plain data (what config.yaml holds)."""
-    conv = _strict_converter(None, set())
-    return conv.unstructure(recipe)
+    return _converter(None).unstructure(recipe)
 
 
-# --- files, names and overrides ---------------------------------------------------------------
-
-RENAMED_MARK = "__renamed__"
-
-
-def _renamed_nodes(raw: Any) -> Iterator[dict]:
-    if isinstance(raw, dict):
-        if raw.pop(RENAMED_MARK, False):
-            yield raw
-        for value in raw.values():
-            yield from _renamed_nodes(value)
-    elif isinstance(raw, list):
-        for value in raw:
-            yield from _renamed_nodes(value)
+# --- files ------------------------------------------------------------------------------------
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The recipe file as a mapping, read within :mod:`~jepa_framework.safe_yaml`'s limits."""
+    source = f"recipe {path}"
     try:
-        text = path.read_text()
+        raw = safe_yaml.loads(safe_yaml.read_text(path))
     except OSError as exc:
-        raise JepaError(f"cannot read recipe {path}: {exc.strerror}.") from None
-    try:
-        raw = yaml.safe_load(text)
+        raise JepaError(f"cannot read recipe {path}: {exc.strerror or exc}.") from None
+    except ValueError as exc:
+        raise JepaError(f"{source} {exc}.") from None
+    except safe_yaml.YamlLimitError as exc:
+        raise RecipeError([f"refused: the YAML {exc}"], source) from None
     except yaml.YAMLError as exc:
-        raise RecipeError([f"not valid YAML: {exc}"], str(path)) from None
-    return raw if raw is not None else {}
+        raise RecipeError([f"not valid YAML: {exc}"], source) from None
+    if raw is None:
+        raise JepaError(
+            f"{source} is empty. A recipe needs at least name, data, model and objective; "
+            f"`jepa show circle` prints a complete one."
+        )
+    if not isinstance(raw, dict):
+        raise RecipeError([f"expected a mapping at the top level, got {short(raw)}"], source)
+    return raw
 
 
 def locate(recipe: str, registries: Any) -> Path:
     """A recipe file path, or the name of a built-in recipe (``jepa run pendulum``)."""
     path = Path(recipe)
-    if path.suffix in {".yaml", ".yml"} or path.exists():
-        if not path.exists():
-            raise JepaError(f"recipe file {path} does not exist.")
+    if path.is_file():
         return path
-    if recipe in registries.recipes:
+    if recipe in registries.recipes:  # a folder named like a recipe does not hide the recipe
         return registries.recipes[recipe]
+    if path.suffix in {".yaml", ".yml"}:
+        raise JepaError(f"recipe file {path} does not exist.")
+    if path.is_dir():
+        hint = (
+            f" To rerun a finished run, use `jepa run {path / 'config.yaml'}`."
+            if (path / "config.yaml").is_file()
+            else ""
+        )
+        raise JepaError(f"{path} is a folder, not a recipe file.{hint}")
     known = ", ".join(sorted(registries.recipes)) or "none"
     raise JepaError(
         f"'{recipe}' is neither a recipe file nor a built-in recipe"
         f"{did_you_mean(recipe, registries.recipes)}. Built-in recipes: {known}."
     )
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``train.epochs=5`` -> (["train", "epochs"], 5); values are parsed as YAML."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise JepaError(
-            f"override '{text}' is not of the form key.path=value (e.g. train.epochs=5)."
-        )
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
-    return key.strip().split("."), parsed
-
-
-def _child(node: Any, key: str, where: str, text: str) -> Any:
-    """The mapping (or list) at ``node[key]``, created if missing."""
-    if isinstance(node, list):
-        return _child_list(node, key, where, text)
-    child = node.get(key)
-    if isinstance(child, str):  # shorthand `encoder: cnn`
-        child = {"name": child}
-    elif child is None:
-        child = {}
-    elif not isinstance(child, (dict, list)):
-        raise JepaError(f"override '{text}': '{where}' holds {child!r}, not a mapping.")
-    node[key] = child
-    return child
-
-
-def _child_list(node: list, key: str, where: str, text: str) -> Any:
-    if not key.isdigit() or int(key) >= len(node):
-        raise JepaError(f"override '{text}': '{where}' is not an index of a {len(node)}-item list.")
-    child = node[int(key)]
-    if isinstance(child, str):
-        child = node[int(key)] = {"name": child}
-    return child
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``raw`` with overrides applied.
-
-    Renaming a component (``objective.regularizer.name=sigreg``) drops the recipe's keys that the
-    new component does not accept, so one recipe serves every regularizer in a sweep.
-    """
-    out = copy.deepcopy(raw)
-    for text in overrides:
-        keys, value = parse_override(text)
-        node: Any = out
-        for i, key in enumerate(keys[:-1]):
-            node = _child(node, key, ".".join(keys[: i + 1]), text)
-        last = keys[-1]
-        if isinstance(node, list):
-            _child_list(node, last, ".".join(keys), text)
-            node[int(last)] = value
-            continue
-        if last == "name" and len(keys) > 1 and node.get("name") != value:
-            node[RENAMED_MARK] = True
-        node[last] = value
-    return out
 
 
 def load_recipe(
@@ -431,8 +340,8 @@ def load_recipe(
 
         registries = host()
     path = locate(recipe, registries)
-    raw = apply_overrides(read_yaml(path), overrides)
-    return structure_recipe(copy.deepcopy(raw), registries, source=str(path)), raw
+    raw, orphans = apply_overrides(read_yaml(path), overrides)
+    return structure_recipe(raw, registries, f"recipe {path}", overrides, orphans), raw
 
 
 def dump_recipe(recipe: Recipe, header: str = "") -> str:

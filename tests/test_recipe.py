@@ -7,7 +7,13 @@ import yaml
 
 from jepa_framework.errors import JepaError, RecipeError
 from jepa_framework.plugins import host
-from jepa_framework.recipe import apply_overrides, dump_recipe, load_recipe, structure_recipe
+from jepa_framework.recipe import (
+    apply_overrides,
+    dump_recipe,
+    load_recipe,
+    locate,
+    structure_recipe,
+)
 
 BASE = {
     "name": "t",
@@ -17,8 +23,12 @@ BASE = {
 }
 
 
-def load(raw):
-    return structure_recipe(raw, host())
+def load(raw, orphans=frozenset()):
+    return structure_recipe(raw, host(), orphans=orphans)
+
+
+def override(raw, texts):
+    return apply_overrides(raw, texts)[0]
 
 
 def problems_of(raw) -> list[str]:
@@ -36,7 +46,7 @@ def test_a_valid_recipe_gets_typed_params_and_defaults():
 
 
 def test_every_problem_is_reported_at_once_with_its_dotted_path():
-    raw = apply_overrides(
+    raw = override(
         BASE,
         [
             "objective.regularizer.var_weigth=3",
@@ -56,29 +66,28 @@ def test_every_problem_is_reported_at_once_with_its_dotted_path():
 
 
 def test_wrong_types_are_refused_not_coerced():
+    assert any("data.history" in p for p in problems_of(override(BASE, ["data.history=2.5"])))
     assert any(
-        "data.history" in p for p in problems_of(apply_overrides(BASE, ["data.history=2.5"]))
-    )
-    assert any(
-        "data.dataset.cache" in p
-        for p in problems_of(apply_overrides(BASE, ["data.dataset.cache=1"]))
+        "data.dataset.cache" in p for p in problems_of(override(BASE, ["data.dataset.cache=1"]))
     )
 
 
 def test_yaml_1_1_exponent_strings_are_numbers():
-    recipe = load(apply_overrides(BASE, ["train.lr=1e-3"]))
+    recipe = load(override(BASE, ["train.lr=1e-3"]))
     assert recipe.train.lr == pytest.approx(1e-3)
 
 
 def test_missing_sections_and_bad_choices_are_named():
     raw = {k: v for k, v in BASE.items() if k != "model"}
     assert any(p.startswith("model:") for p in problems_of(raw))
-    problems = problems_of(apply_overrides(BASE, ["train.precision=bf61"]))
-    assert problems == ["train.precision: 'bf61' is not one of fp32, bf16 (did you mean 'bf16'?)"]
+    problems = problems_of(override(BASE, ["train.precision=bf61"]))
+    assert len(problems) == 1
+    assert problems[0].startswith("train.precision: must be in ('fp32', 'bf16') (got 'bf61')")
+    assert problems[0].endswith("(did you mean 'bf16'?)")
 
 
 def test_overrides_parse_values_as_yaml_and_create_keys():
-    raw = apply_overrides(BASE, ["train.epochs=5", "tracking=[{name: local}]", "seed=3"])
+    raw = override(BASE, ["train.epochs=5", "tracking=[{name: local}]", "seed=3"])
     recipe = load(raw)
     assert recipe.train.epochs == 5 and recipe.seed == 3
     assert recipe.tracking[0].name == "local"
@@ -86,12 +95,42 @@ def test_overrides_parse_values_as_yaml_and_create_keys():
 
 
 def test_renaming_a_component_drops_keys_the_new_one_does_not_accept():
-    recipe = load(apply_overrides(BASE, ["objective.regularizer.name=mse"]))
-    assert recipe.objective.regularizer.name == "mse"
+    raw, orphans = apply_overrides(BASE, ["objective.regularizer.name=mse"])
+    assert orphans == {"objective.regularizer.var_weight"}
+    assert raw["objective"]["regularizer"] == {"name": "mse", "var_weight": 10.0}
+    assert load(raw, orphans).objective.regularizer.name == "mse"
+    with pytest.raises(RecipeError, match="var_weight: unknown key"):
+        load(raw)  # without the rename's report the key is refused
+
+
+def test_keys_set_after_a_rename_are_checked_not_dropped():
+    raw, orphans = apply_overrides(
+        BASE, ["objective.regularizer.name=sigreg", "objective.regularizer.lamm=0.1"]
+    )
+    assert orphans == {"objective.regularizer.var_weight"}
+    problems = problems_of_loaded(raw, orphans)
+    assert problems == [
+        "objective.regularizer.lamm: unknown key (did you mean 'lam'?); "
+        "allowed keys: lam, num_directions, on_predictions"
+    ]
+
+
+def test_a_rename_keeps_keys_the_new_component_accepts():
+    base = override(BASE, ["objective.regularizer={name: sigreg, lam: 0.5}"])
+    raw, orphans = apply_overrides(base, ["objective.regularizer.name=vicreg"])
+    assert orphans == {"objective.regularizer.lam"}
+    raw, orphans = apply_overrides(raw, ["objective.regularizer.name=sigreg"])
+    assert load(raw, orphans).objective.regularizer.params.lam == 0.5
+
+
+def problems_of_loaded(raw, orphans) -> list[str]:
+    with pytest.raises(RecipeError) as info:
+        load(raw, orphans)
+    return info.value.problems
 
 
 def test_a_bad_override_is_a_clear_error():
-    with pytest.raises(JepaError, match="key.path=value"):
+    with pytest.raises(JepaError, match="command-line override 'train.epochs': not of the form"):
         apply_overrides(BASE, ["train.epochs"])
 
 
@@ -115,3 +154,14 @@ def test_built_in_recipes_load_by_name_and_round_trip(tmp_path):
 def test_unknown_recipe_names_suggest_a_built_in():
     with pytest.raises(JepaError, match="did you mean 'pendulum'"):
         load_recipe("pendulm")
+
+
+def test_a_folder_named_like_a_builtin_recipe_does_not_hide_it(tmp_path, monkeypatch):
+    """`cd vanderpol && jepa run vanderpol` must find the recipe, not the package folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "circle").mkdir()
+    assert locate("circle", host()).name == "circle.yaml"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("name: x\n")
+    with pytest.raises(JepaError, match="is a folder, not a recipe file.*run/config.yaml"):
+        locate("run", host())

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from jepa_framework import hookimpl
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
+from jepa_framework.validators import MAX_WIDTH, between, count
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
@@ -32,7 +33,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 _activation = attrs.field(default="gelu", validator=attrs.validators.in_(sorted(ACTIVATIONS)))
-_positive = attrs.validators.gt(0)
+WIDTH = count(1, MAX_WIDTH)  # hidden units, channels
+DEPTH = count(0, 64)  # layers
 
 
 # --------------------------------------------------------------------------- params
@@ -42,8 +44,8 @@ _positive = attrs.validators.gt(0)
 class MLPParams:
     """An MLP: ``depth`` hidden layers of ``hidden_dim`` units (LayerNorm after each, if set)."""
 
-    hidden_dim: int = attrs.field(default=256, validator=_positive)
-    depth: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    hidden_dim: int = attrs.field(default=256, validator=WIDTH)
+    depth: int = attrs.field(default=2, validator=DEPTH)
     activation: str = _activation
     layernorm: bool = True
 
@@ -52,19 +54,19 @@ class MLPParams:
 class ResidualMLPParams:
     """``z + MLP(z)``; the last layer starts ``init_scale`` times its usual size (near identity)."""
 
-    hidden_dim: int = attrs.field(default=256, validator=_positive)
-    depth: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    hidden_dim: int = attrs.field(default=256, validator=WIDTH)
+    depth: int = attrs.field(default=2, validator=count(1, 64))
     activation: str = _activation
     layernorm: bool = True
-    init_scale: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
+    init_scale: float = attrs.field(default=0.01, validator=between(0, 100))
 
 
 @attrs.frozen
 class MLPDecoderParams:
     """An MLP decoder; ``clamp=None`` clamps to [0, 1] (in eval mode) for image shapes only."""
 
-    hidden_dim: int = attrs.field(default=256, validator=_positive)
-    depth: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    hidden_dim: int = attrs.field(default=256, validator=WIDTH)
+    depth: int = attrs.field(default=2, validator=DEPTH)
     activation: str = _activation
     layernorm: bool = True
     clamp: bool | None = None
@@ -74,9 +76,9 @@ class MLPDecoderParams:
 class CNNEncoderParams:
     """Stride-2 3x3 convs, channels (b, 2b, 2b, ...), pooled to at most pool_size x pool_size."""
 
-    base_channels: int = attrs.field(default=32, validator=_positive)
-    num_layers: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    pool_size: int = attrs.field(default=4, validator=_positive)
+    base_channels: int = attrs.field(default=32, validator=count(1, 4096))
+    num_layers: int = attrs.field(default=3, validator=count(1, 16))
+    pool_size: int = attrs.field(default=4, validator=count(1, 64))
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
     channels_last: bool = False
 
@@ -85,8 +87,8 @@ class CNNEncoderParams:
 class CNNDecoderParams:
     """Linear to a small feature map, then stride-2 transposed convs up to the frame size."""
 
-    base_channels: int = attrs.field(default=32, validator=_positive)
-    start_size: int = attrs.field(default=4, validator=attrs.validators.ge(2))
+    base_channels: int = attrs.field(default=32, validator=count(1, 4096))
+    start_size: int = attrs.field(default=4, validator=count(2, 64))
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
     channels_last: bool = False
 

@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 
 from jepa_framework import hookimpl
+from jepa_framework.validators import MAX_WEIGHT, MAX_WIDTH, between, count, fraction, positive
 
 # --------------------------------------------------------------------------- global batch
 
@@ -146,7 +147,8 @@ def barlow_twins(c: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
 # --------------------------------------------------------------------------- params
 
 
-_unit_interval = [attrs.validators.ge(0), attrs.validators.le(1)]
+WEIGHT = between(0, MAX_WEIGHT)  # a loss term's weight
+EPS = positive(1.0)  # added to a variance or a norm
 
 
 @attrs.frozen
@@ -158,10 +160,10 @@ class MSEParams:
 class VICRegParams:
     """Weights of the invariance, variance, covariance terms (Bardes et al. 2022: 25 / 25 / 1)."""
 
-    inv_weight: float = 25.0
-    var_weight: float = 25.0
-    cov_weight: float = 1.0
-    eps: float = 1e-4
+    inv_weight: float = attrs.field(default=25.0, validator=WEIGHT)
+    var_weight: float = attrs.field(default=25.0, validator=WEIGHT)
+    cov_weight: float = attrs.field(default=1.0, validator=WEIGHT)
+    eps: float = attrs.field(default=1e-4, validator=EPS)
 
 
 @attrs.frozen
@@ -173,8 +175,8 @@ class SimSiamParams:
 class SIGRegParams:
     """``loss = (1 - lam) * mse + lam * SIGReg``; SIGReg on context (and predictions, if set)."""
 
-    lam: float = attrs.field(default=0.05, validator=_unit_interval)
-    num_directions: int = attrs.field(default=256, validator=attrs.validators.gt(0))
+    lam: float = attrs.field(default=0.05, validator=fraction())
+    num_directions: int = attrs.field(default=256, validator=count(1, MAX_WIDTH))
     on_predictions: bool = False
 
 
@@ -182,8 +184,8 @@ class SIGRegParams:
 class BarlowTwinsParams:
     """Off-diagonal weight ``lambd`` (Zbontar et al. 2021: 5e-3) and an optional MSE weight."""
 
-    lambd: float = 5e-3
-    pred_weight: float = 0.0
+    lambd: float = attrs.field(default=5e-3, validator=WEIGHT)
+    pred_weight: float = attrs.field(default=0.0, validator=WEIGHT)
 
 
 # --------------------------------------------------------------------------- regularizers

@@ -8,11 +8,13 @@ from typing import Any
 import attrs
 
 from jepa_framework import hookimpl
+from jepa_framework.validators import folder_name
 
 
 @attrs.frozen
 class LocalTrackerParams:
-    filename: str = "scalars.jsonl"
+    #: a file in the run directory (a plain name, so nothing is written outside it)
+    filename: str = attrs.field(default="scalars.jsonl", validator=folder_name)
 
 
 class LocalTracker:

@@ -11,16 +11,21 @@ import math
 
 import attrs
 import numpy as np
-from attrs.validators import ge, min_len
+from attrs.validators import and_, deep_iterable, min_len
 
 from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
+from jepa_framework.validators import between, count
+
+LENGTH = between(0, 100)  # radii, amplitudes, growth per frame
+ANGLE = between(-10, 10)  # angular velocities, rad/frame
 
 
 @attrs.frozen
 class CurveParams(DatasetParams):
     """Options shared by the curves."""
 
-    noise: float = attrs.field(default=0.0, validator=ge(0))  # std of Gaussian noise on (x, y)
+    # std of Gaussian noise on (x, y)
+    noise: float = attrs.field(default=0.0, validator=between(0, 100))
 
 
 class CurveDataset(VectorDataset):
@@ -51,10 +56,10 @@ def _phases(n: int, steps: int, rng: np.random.Generator, omega: np.ndarray) -> 
 
 @attrs.frozen
 class CircleParams(CurveParams):
-    radius_min: float = 0.5
-    radius_max: float = 1.0
-    omega_min: float = 0.1  # rad/frame
-    omega_max: float = 0.4
+    radius_min: float = attrs.field(default=0.5, validator=LENGTH)
+    radius_max: float = attrs.field(default=1.0, validator=LENGTH)
+    omega_min: float = attrs.field(default=0.1, validator=ANGLE)  # rad/frame
+    omega_max: float = attrs.field(default=0.4, validator=ANGLE)
 
 
 class CircleDataset(CurveDataset):
@@ -77,12 +82,13 @@ class CircleDataset(CurveDataset):
 
 @attrs.frozen
 class SpiralParams(CurveParams):
-    radius_min: float = 0.1  # starting radius
-    radius_max: float = 0.4
-    growth_min: float = 0.01  # radius added per frame; 30 frames stay inside |x|, |y| < 1.2
-    growth_max: float = 0.02
-    omega_min: float = 0.1  # rad/frame
-    omega_max: float = 0.4
+    radius_min: float = attrs.field(default=0.1, validator=LENGTH)  # starting radius
+    radius_max: float = attrs.field(default=0.4, validator=LENGTH)
+    # radius added per frame; 30 frames stay inside |x|, |y| < 1.2
+    growth_min: float = attrs.field(default=0.01, validator=LENGTH)
+    growth_max: float = attrs.field(default=0.02, validator=LENGTH)
+    omega_min: float = attrs.field(default=0.1, validator=ANGLE)  # rad/frame
+    omega_max: float = attrs.field(default=0.4, validator=ANGLE)
 
 
 class SpiralDataset(CurveDataset):
@@ -112,12 +118,14 @@ class SpiralDataset(CurveDataset):
 class LissajousParams(CurveParams):
     #: frequency ratios (a, b) to draw from; x = A sin(a tau + delta), y = B sin(b tau)
     ratios: tuple[tuple[int, int], ...] = attrs.field(
-        default=((1, 2), (2, 3), (3, 4), (3, 2)), validator=min_len(1)
+        default=((1, 2), (2, 3), (3, 4), (3, 2)),
+        validator=[min_len(1), deep_iterable(deep_iterable(and_(*count(1, 100))))],
     )
-    amplitude_min: float = 0.6
-    amplitude_max: float = 1.0
-    omega_min: float = 0.05  # rad/frame of tau; the axes turn a or b times faster
-    omega_max: float = 0.15
+    amplitude_min: float = attrs.field(default=0.6, validator=LENGTH)
+    amplitude_max: float = attrs.field(default=1.0, validator=LENGTH)
+    # rad/frame of tau; the axes turn a or b times faster
+    omega_min: float = attrs.field(default=0.05, validator=ANGLE)
+    omega_max: float = attrs.field(default=0.15, validator=ANGLE)
 
 
 class LissajousDataset(CurveDataset):

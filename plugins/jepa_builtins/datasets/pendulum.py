@@ -7,10 +7,11 @@ import math
 import attrs
 import numpy as np
 import torch
-from attrs.validators import gt, in_
+from attrs.validators import in_
 
 from jepa_builtins.datasets.double_pendulum import energy, integrate, positions, sample_initial
 from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
+from jepa_framework.validators import between, count, positive
 
 PENDULUM_STATE_NAMES = ("theta1", "theta2", "omega1", "omega2")
 PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", "omega1", "omega2")
@@ -25,14 +26,16 @@ START_DISTRIBUTIONS = ("box", "prototype")
 class PendulumParams(DatasetParams):
     """Physics and initial conditions shared by ``pendulum`` and ``pendulum_image``."""
 
-    dt: float = attrs.field(default=0.05, validator=gt(0))  # seconds between frames
-    substeps: int = attrs.field(default=10, validator=gt(0))  # RK4 steps per frame
+    dt: float = attrs.field(default=0.05, validator=positive(1.0))  # seconds between frames
+    substeps: int = attrs.field(default=10, validator=count(1, 1000))  # RK4 steps per frame
     #: ``box``: angles uniform in +-angle_max, velocities in +-velocity_max (35 % of starts
     #: have E > 10). ``prototype``: angles and velocities uniform in [0, 2 pi), as the prototype
     #: draws them (about 64 % with E > 10; angle_max and velocity_max are then unused).
     start: str = attrs.field(default="box", validator=in_(START_DISTRIBUTIONS))
-    angle_max: float = math.pi  # starting angles uniform in [-angle_max, angle_max]
-    velocity_max: float = 2.0  # starting angular velocities uniform in +-velocity_max (rad/s)
+    # starting angles uniform in [-angle_max, angle_max]
+    angle_max: float = attrs.field(default=math.pi, validator=between(0, math.pi))
+    # starting angular velocities uniform in +-velocity_max (rad/s)
+    velocity_max: float = attrs.field(default=2.0, validator=between(0, 100))
 
 
 def pendulum_states(

@@ -7,7 +7,6 @@ from pathlib import Path
 import attrs
 import numpy as np
 import torch
-from attrs.validators import ge
 
 from jepa_builtins.datasets.double_pendulum import positions
 from jepa_builtins.datasets.pendulum import (
@@ -18,13 +17,14 @@ from jepa_builtins.datasets.pendulum import (
 )
 from jepa_builtins.datasets.rendering import PALETTE_GRAY, PALETTE_RGB, render
 from jepa_framework.data import ImageDataset, Trajectories
+from jepa_framework.validators import count
 
 
 @attrs.frozen
 class PendulumImageParams(PendulumParams):
     """Pendulum physics plus how frames look."""
 
-    image_size: int = attrs.field(default=32, validator=ge(16))  # frames are S x S pixels
+    image_size: int = attrs.field(default=32, validator=count(16, 512))  # frames are S x S pixels
     grayscale: bool = False  # one channel instead of RGB
 
 
