@@ -16,6 +16,7 @@ runs' evaluations beside them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
 import logging
@@ -36,6 +37,8 @@ from jepa_framework.run import new_run_dir
 log = logging.getLogger("jepa_framework")
 
 SEED_KEY = "seed"
+#: longest grid-point label in a run name (the recipe's name and a timestamp come on top)
+MAX_LABEL = 100
 #: the grid of a sweep directory, so a rerun or ``--collect`` needs no recipe
 PLAN_FILE = "sweep_plan.json"
 #: a run's checkpoint (as jepa_framework.checkpoint names it; not imported: that pulls in torch)
@@ -108,7 +111,11 @@ class Point:
     @property
     def label(self) -> str:
         text = "_".join(f"{short_key(k)}-{v}" for k, v in self.values.items())
-        return re.sub(r"[^A-Za-z0-9.=_-]+", "-", text) or "run"
+        label = re.sub(r"[^A-Za-z0-9.=_-]+", "-", text) or "run"
+        if len(label) > MAX_LABEL:  # run names are at most 200 characters; keep it unique
+            digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+            label = f"{label[: MAX_LABEL - 11]}-{digest}"
+        return label
 
 
 def plan(recipe: str, overrides: Sequence[str], registries: Any) -> list[Point]:

@@ -149,3 +149,12 @@ def test_an_inline_rerun_skips_every_finished_cell(tmp_path, capsys):
         stamps
     )
     assert "| all | 2 | 0 |" in capsys.readouterr().out
+
+
+def test_a_long_grid_label_is_shortened_to_a_unique_valid_run_name():
+    from jepa_framework.sweep import MAX_LABEL, Point
+
+    long_a = Point({"tracking.0.filename": "a" * 300}, recipe=None)
+    long_b = Point({"tracking.0.filename": "a" * 299 + "b"}, recipe=None)
+    assert len(long_a.label) == MAX_LABEL and long_a.label != long_b.label
+    assert Point({"seed": "1"}, recipe=None).label == "seed-1"
