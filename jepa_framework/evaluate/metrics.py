@@ -1,10 +1,13 @@
-"""Forecast metrics of shared/EVALUATION.md: NRMSE, valid prediction time, pixel MSE and PSNR."""
+"""Forecast metrics: NRMSE, valid prediction time, pixel MSE and PSNR."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+
+#: NRMSE thresholds of the valid prediction time (observations and probed state), headline first
+VPT_EPS = (0.5, 0.3)
 
 
 def nrmse(pred: torch.Tensor, truth: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 import numpy as np
@@ -14,8 +15,9 @@ from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
 
 PENDULUM_STATE_NAMES = ("theta1", "theta2", "omega1", "omega2")
 PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", "omega1", "omega2")
-#: Lyapunov time of high-energy (E > 10 J) starts, in seconds (EVALUATION.md: ~14 frames of 0.05 s)
+#: Lyapunov time of high-energy (E > 10 J) starts, in seconds (~14 frames of 0.05 s)
 LYAPUNOV_TIME_S = 0.7
+ROD_COLOUR = (200, 200, 200)
 
 
 @attrs.frozen
@@ -70,9 +72,14 @@ class PendulumDataset(PendulumTiming, VectorDataset):
     """Double pendulum, observed as bob positions (x1, y1, x2, y2); chaotic at high energy."""
 
     state_names = PENDULUM_STATE_NAMES
-    linked_points = True
     view_extent = 2.2
     params: PendulumParams
+
+    def draw_overlay(self, draw: Any, points: np.ndarray, size: int) -> None:
+        """The rods: pivot (the frame's centre) -> bob 1 -> bob 2."""
+        pivot = (size - 1) / 2
+        chain = [(pivot, pivot)] + [tuple(xy) for xy in points]
+        draw.line(chain, fill=ROD_COLOUR, width=max(1, size // 100))
 
     def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:
         """Observations float32 [n, steps, 4] = (x1, y1, x2, y2); states float32 [n, steps, 4]."""
