@@ -320,7 +320,8 @@ class Trainer:
         """
         bad = [k for k, v in metrics.items() if not math.isfinite(v)]
         if bad:
-            self._stop_non_finite(f"metrics {', '.join(bad)} became non-finite", None, phase, epoch)
+            what = f"metric{'s' if len(bad) > 1 else ''} {', '.join(bad)} became non-finite"
+            self._stop_non_finite(what, None, phase, epoch)
         weights = [p.detach().abs().amax().float() for p in phase.params if p.numel()]
         if weights and not bool(torch.isfinite(torch.stack(weights)).all()):
             self._stop_non_finite("weights became non-finite", None, phase, epoch)
@@ -333,7 +334,7 @@ class Trainer:
                 f"{self.saved[0]} epoch {self.saved[1]}); this epoch was not saved"
             )
         else:
-            kept = "nothing was saved (no epoch had finished)"
+            kept = "Nothing was saved (no epoch had finished)"
         clip = self.recipe.train.grad_clip
         clip_hint = "a lower train.grad_clip" if clip > 0 else "train.grad_clip=1.0 (it is off)"
         regularizer = ", or another objective.regularizer" if phase.name == "jepa" else ""
