@@ -27,12 +27,12 @@ from pathlib import Path
 
 
 def build(recipe_name: str, overrides: list[str]):
+    from jepa_framework.assemble import assemble
     from jepa_framework.plugins import host
     from jepa_framework.recipe import load_recipe
-    from jepa_framework.runner import build_all
 
     recipe, _ = load_recipe(recipe_name, overrides)
-    return recipe, build_all(recipe, host())
+    return recipe, assemble(recipe, host())
 
 
 def peak_memory_mb(device) -> float:
@@ -61,7 +61,7 @@ def bare(recipe_name: str, overrides: list[str], steps: int) -> dict:
         torch.Generator().manual_seed(0),
     )
     batch = next(iter(clips))
-    objective = JEPAObjective(built.model, built.regularizer, history, k)
+    objective = JEPAObjective(built.model, built.regularizer, k)
     params = [p for p in built.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=recipe.train.lr)
 
@@ -89,19 +89,17 @@ def framework(recipe_name: str, overrides: list[str], steps: int) -> dict:
     import tempfile
 
     from jepa_framework.run import Run
-    from jepa_framework.runner import make_trainer
+    from jepa_framework.train import Trainer
 
     recipe, built = build(recipe_name, overrides)
-    per_epoch = math.ceil(
-        len(built.dataset) * (1 - recipe.data.val_fraction) / recipe.train.batch_size
-    )
+    per_epoch = math.ceil(len(built.split.train) / recipe.train.batch_size)
     epochs = max(2, math.ceil(steps / per_epoch))
     recipe, built = build(
         recipe_name, [*overrides, f"train.epochs={epochs}", "decoder_train.epochs=0"]
     )
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(recipe, Path(tmp))
-        trainer = make_trainer(recipe, built, run)
+        trainer = Trainer.create(recipe, built, run)
         trainer.fit()
     return {
         "samples_per_s": trainer.speed["jepa"],

@@ -10,6 +10,7 @@ import torch
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.errors import TrainingError
+from jepa_framework.windows import gather_windows
 
 
 @attrs.define
@@ -48,13 +49,12 @@ class Clips:
 
     def gather(self, traj: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
         """Float clips [B, length, *obs] for trajectories ``traj`` from frames ``starts``."""
-        frames = starts[:, None] + torch.arange(self.length)
-        stored = self.dataset.observations[traj[:, None], frames]
+        stored = gather_windows(self.dataset.observations, traj, starts, self.length)
         if self.device.type == "cuda":
             stored = stored.pin_memory().to(self.device, non_blocking=True)
         return self.dataset.to_float(stored)
 
-    def _shard(self, traj: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def shard(self, traj: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """This rank's equal slice of a global batch (a remainder that cannot split evenly is
         dropped, so batch statistics gathered over ranks stay well defined)."""
         if self.world_size == 1:
@@ -64,14 +64,19 @@ class Clips:
         window = slice(self.rank * per_rank, (self.rank + 1) * per_rank)
         return traj[:usable][window], starts[:usable][window]
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def pairs(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of this rank's (trajectory, start) pairs, batch by batch."""
         order = self.indices[torch.randperm(len(self.indices), generator=self.generator)]
         max_start = self.dataset.sequence_length - self.length
         for batch in order.split(self.batch_size):
             starts = torch.randint(0, max_start + 1, (len(batch),), generator=self.generator)
-            traj, starts = self._shard(batch, starts)
+            traj, starts = self.shard(batch, starts)
             if len(traj):
-                yield self.gather(traj, starts)
+                yield traj, starts
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for traj, starts in self.pairs():
+            yield self.gather(traj, starts)
 
     def fixed_batch(self, size: int, seed: int) -> torch.Tensor:
         """The same clips every call (this rank's slice): per-epoch validation and diagnostics."""
@@ -79,4 +84,4 @@ class Clips:
         traj = self.indices[torch.randperm(len(self.indices), generator=g)[:size]]
         max_start = self.dataset.sequence_length - self.length
         starts = torch.randint(0, max_start + 1, (len(traj),), generator=g)
-        return self.gather(*self._shard(traj, starts))
+        return self.gather(*self.shard(traj, starts))

@@ -47,7 +47,7 @@ def _recipe_and_overrides(args: argparse.Namespace) -> tuple[str, list[str]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from jepa_framework.plugins import host
     from jepa_framework.recipe import load_recipe
-    from jepa_framework.runner import run_recipe
+    from jepa_framework.runner import resume_run, run_recipe
 
     if args.resume is not None:
         if args.items:
@@ -56,8 +56,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "overrides. Drop them, or start a new run."
             )
         run_dir = Path(args.resume)
-        recipe, _ = load_recipe(str(run_dir / "config.yaml"))
-        print(f"run finished: {run_recipe(recipe, host(), resume_dir=run_dir)}")
+        if not (run_dir / "config.yaml").is_file():
+            raise JepaError(f"{run_dir} is not a run directory: it holds no config.yaml.")
+        if resume_run(run_dir, host()):
+            print(f"run finished: {run_dir}")
+        else:
+            print(f"nothing to do: {run_dir} already finished")
         return 0
     recipe_name, overrides = _recipe_and_overrides(args)
     recipe, _ = load_recipe(recipe_name, overrides)

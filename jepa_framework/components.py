@@ -21,6 +21,7 @@ class Shapes:
 #   encoder:   [B, H, *obs_shape] float -> [B, D]
 #   predictor: [B, D] -> [B, D]             (one step forward in latent space)
 #   decoder:   [B, D] -> [B, *obs_shape]    (the last frame of the encoded window)
+# jepa_framework.assemble checks these shapes on a zero batch before any training.
 
 
 @runtime_checkable
@@ -52,8 +53,10 @@ class Tracker(Protocol):
     def log(self, scalars: dict[str, float], step: int) -> None: ...
 
     def finish(self, run: Any, metrics: dict[str, Any]) -> None:
-        """``metrics`` is metrics.json, or ``{"failed": True, "error": ...}`` if training failed.
+        """``metrics`` is metrics.json, or ``{"failed": True, "error": ...}`` if the run failed.
 
-        Exceptions from any tracker method are logged as warnings and never stop a run.
+        The ``on_run_end`` hook receives the same dictionary right after every tracker's
+        ``finish``, so both observer channels learn of a failure the same way. Exceptions from
+        any tracker method are logged as warnings and never stop a run.
         """
         ...

@@ -2,8 +2,9 @@
 
 A plugin subclasses :class:`VectorDataset` or :class:`ImageDataset`, implements ``simulate`` and
 declares its params class (a subclass of :class:`DatasetParams`). Everything that varies by
-dataset -- how to turn stored frames into floats, how to draw a comparison -- is a method here,
-so the core never asks which dataset it holds.
+dataset -- how to turn stored frames into floats, how to draw a comparison, how forecasts are
+scored (its :attr:`~DynamicsDataset.observation_space`) -- is a method here, so the core never
+asks which dataset it holds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import attrs
 import numpy as np
 import torch
 
+from jepa_framework.observations import ImageObservations, ObservationSpace, VectorObservations
 from jepa_framework.validators import MAX_COUNT, MAX_SEED, count
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,6 @@ class DynamicsDataset:
     lyapunov_frames: ClassVar[float | None] = None
     #: seconds between frames, for reporting horizons in time
     frame_dt: ClassVar[float] = 0.05
-    #: observations are pixel frames (pixel metrics) rather than coordinates (NRMSE per dimension)
-    is_image: ClassVar[bool] = False
 
     def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
         self.params = params
@@ -92,6 +92,11 @@ class DynamicsDataset:
     def to_float(self, stored: torch.Tensor) -> torch.Tensor:
         """Stored observations [..., *stored_shape] -> float32 [..., *obs_shape], per batch."""
         return stored.float()
+
+    @property
+    def observation_space(self) -> ObservationSpace:
+        """How forecasts of these observations are scored, summarised and compared."""
+        raise NotImplementedError
 
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
         """Float observations [T, *obs_shape] -> uint8 RGB frames [T, size, size, 3]."""
@@ -191,8 +196,6 @@ def _write_cache(path: Path, data: Trajectories) -> None:
 class VectorDataset(DynamicsDataset):
     """Observations are float vectors of 2-D points (x0, y0, x1, y1, ...)."""
 
-    #: draw links origin -> point 0 -> point 1 ... (a pendulum) instead of free points
-    linked_points: ClassVar[bool] = False
     #: half-width of the square drawn in videos, in observation units
     view_extent: ClassVar[float] = 1.2
 
@@ -200,12 +203,23 @@ class VectorDataset(DynamicsDataset):
     def obs_shape(self) -> tuple[int, ...]:
         return tuple(self.observations.shape[2:])
 
+    @property
+    def observation_space(self) -> ObservationSpace:
+        return VectorObservations()
+
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
         from jepa_framework.render import draw_points
 
         return draw_points(
-            observations.detach().cpu().numpy(), size, self.view_extent, self.linked_points
+            observations.detach().cpu().numpy(), size, self.view_extent, self.draw_overlay
         )
+
+    def draw_overlay(self, draw: Any, points: np.ndarray, size: int) -> None:
+        """Draw extra marks under the points of one video frame (e.g. a pendulum's rods).
+
+        ``draw`` is a ``PIL.ImageDraw.ImageDraw``; ``points`` [P, 2] are pixel positions. The
+        default draws nothing.
+        """
 
     def plot_reconstruction(self, truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> None:
         from jepa_framework.render import plot_curves
@@ -220,11 +234,13 @@ class VectorDataset(DynamicsDataset):
 class ImageDataset(DynamicsDataset):
     """Observations are frames; stored as uint8 [N, T, *stored] and made float per batch."""
 
-    is_image = True
-
     @property
     def obs_shape(self) -> tuple[int, ...]:
         raise NotImplementedError
+
+    @property
+    def observation_space(self) -> ObservationSpace:
+        return ImageObservations()
 
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
         from jepa_framework.render import upscale_frames

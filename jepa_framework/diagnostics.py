@@ -1,4 +1,4 @@
-"""Collapse diagnostics of an embedding batch (definitions in shared/EVALUATION.md)."""
+"""Collapse diagnostics of an embedding batch: spread, dead dimensions, effective rank."""
 
 from __future__ import annotations
 
@@ -14,10 +14,22 @@ DEAD_STD = 0.01
 
 
 def rankme(z: torch.Tensor) -> float:
-    """Effective rank exp(entropy of normalised singular values) of centred z [N, D]: 1..D."""
+    """Effective rank exp(entropy of normalised singular values) of centred z [N, D]: 1..D.
+
+    NaN when z holds NaN or inf (a diverged run), never an exception: the caller reports it.
+    """
     z = z.double()
-    sigma = torch.linalg.svdvals(z - z.mean(0))
-    if sigma.sum() <= 0:
+    if not bool(torch.isfinite(z).all()):
+        return math.nan
+    centred = z - z.mean(0)
+    scale = centred.abs().max()
+    if scale <= 0:
+        return 1.0
+    try:  # the rank does not depend on scale; dividing keeps huge values inside float64
+        sigma = torch.linalg.svdvals(centred / scale)
+    except torch.linalg.LinAlgError:  # no convergence on a degenerate batch
+        return math.nan
+    if not sigma.sum() > 0:
         return 1.0
     p = sigma / sigma.sum() + 1e-7
     return float(torch.exp(-(p * p.log()).sum()))
@@ -26,7 +38,8 @@ def rankme(z: torch.Tensor) -> float:
 def collapse_diagnostics(z: torch.Tensor) -> dict[str, float]:
     """Spread and rank of embeddings z [N, D]; ``collapsed`` is 1.0 when below the thresholds.
 
-    Reports spread beside rank: a shrinking embedding can keep its rank (see EVALUATION.md).
+    Reports spread beside rank: a shrinking embedding can keep its rank. Non-finite embeddings
+    give NaN values and ``collapsed`` 1.0 rather than an exception.
     """
     z = z.detach().float()
     dim = z.shape[1]
@@ -40,7 +53,8 @@ def collapse_diagnostics(z: torch.Tensor) -> dict[str, float]:
         "rankme": rankme(z),
         "normalised_std": float(normalised_std),
     }
-    out["collapsed"] = float(is_collapsed(out, dim, z.shape[0]))
+    finite = all(math.isfinite(v) for v in out.values())
+    out["collapsed"] = float(not finite or is_collapsed(out, dim, z.shape[0]))
     return out
 
 

@@ -63,4 +63,9 @@ def on_epoch_end(run: Any, phase: str, epoch: int, metrics: dict[str, float]) ->
 
 @hookspec
 def on_run_end(run: Any, metrics: dict[str, Any]) -> None:
-    """Every artifact is written; ``metrics`` is what went into metrics.json."""
+    """The run ended, after every tracker's ``finish(run, metrics)`` with the same ``metrics``.
+
+    On success every artifact is written and ``metrics`` is what went into metrics.json. If the
+    run failed (non-finite loss, full disk, interrupt, any error) ``metrics`` is
+    ``{"failed": True, "error": "<type>: <message>"}`` and the error propagates afterwards.
+    """

@@ -11,14 +11,21 @@ from torch import nn
 class JEPA(nn.Module):
     """Encoder + predictor, with a target encoder that is an EMA copy or the online one.
 
+    ``history`` is the number of frames per context window (H): the model owns it, so every
+    caller that cuts windows for it (training, probes, forecasts) asks the model.
     ``target_kind == "ema"``: a frozen copy updated by :meth:`update_target`.
     ``target_kind == "online"``: the online encoder under stop-gradient (SimSiam style).
     """
 
-    def __init__(self, encoder: nn.Module, predictor: nn.Module, target_kind: str) -> None:
+    def __init__(
+        self, encoder: nn.Module, predictor: nn.Module, target_kind: str, history: int
+    ) -> None:
         super().__init__()
         if target_kind not in {"ema", "online"}:
             raise ValueError(f"target_kind must be 'ema' or 'online', got {target_kind!r}")
+        if history < 1:
+            raise ValueError(f"history must be at least 1, got {history}")
+        self.history = history
         self.encoder = encoder
         self.predictor = predictor
         self.target_kind = target_kind
@@ -29,6 +36,14 @@ class JEPA(nn.Module):
     def encode(self, windows: torch.Tensor) -> torch.Tensor:
         """[B, H, *obs] -> [B, D] with the online encoder."""
         return self.encoder(windows)
+
+    def encode_context(self, frames: torch.Tensor) -> torch.Tensor:
+        """The last ``history`` frames of frames [B, >= H, *obs] -> [B, D]."""
+        return self.encoder(frames[:, -self.history :])
+
+    def split_windows(self, clips: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clips [B, H + K, *obs] -> context [B, H, *obs], targets [K, B, H, *obs]."""
+        return split_windows(clips, self.history, steps)
 
     @torch.no_grad()
     def encode_target(self, windows: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +23,20 @@ def _figure(rows: int, cols: int, size: tuple[float, float]):
     return plt, fig, axes
 
 
-def draw_points(obs: np.ndarray, size: int, extent: float, linked: bool) -> np.ndarray:
+def draw_points(
+    obs: np.ndarray,
+    size: int,
+    extent: float,
+    overlay: Callable[[ImageDraw.ImageDraw, np.ndarray, int], None] | None = None,
+) -> np.ndarray:
     """Vector observations [T, 2P] (P points) -> uint8 RGB frames [T, size, size, 3].
 
-    Each point leaves a fading trail; ``linked`` draws rods origin -> p1 -> p2 (a pendulum).
+    Each point leaves a fading trail; ``overlay(draw, points_px [P, 2], size)``, when given,
+    draws extra marks (a dataset's own, e.g. a pendulum's rods) under the points.
     """
     t_len, dim = obs.shape
     pts = obs.reshape(t_len, dim // 2, 2)
     pix = (pts * np.array([1.0, -1.0]) / extent * 0.5 + 0.5) * (size - 1)
-    origin = (size - 1) / 2
     r = max(2, size // 40)
     frames = np.empty((t_len, size, size, 3), dtype=np.uint8)
     for t in range(t_len):
@@ -41,9 +46,8 @@ def draw_points(obs: np.ndarray, size: int, extent: float, linked: bool) -> np.n
             trail = [tuple(xy) for xy in pix[max(0, t - 30) : t + 1, p]]
             if len(trail) > 1:
                 draw.line(trail, fill=(90, 90, 110), width=1)
-        if linked:
-            chain = [(origin, origin)] + [tuple(xy) for xy in pix[t]]
-            draw.line(chain, fill=(200, 200, 200), width=max(1, size // 100))
+        if overlay is not None:
+            overlay(draw, pix[t], size)
         for p in range(pix.shape[1]):
             x, y = pix[t, p]
             draw.ellipse((x - r, y - r, x + r, y + r), fill=(240, 200, 60))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from jepa_framework.errors import JepaError
 from jepa_framework.recipe import Recipe
 
 log = logging.getLogger("jepa_framework")
@@ -19,20 +18,39 @@ log = logging.getLogger("jepa_framework")
 def new_run_dir(root: Path, name: str) -> Path:
     """``root/<name>_<timestamp>``, never an existing folder (a suffix is added instead)."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    root.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1000):
-        path = root / (f"{name}_{stamp}" + (f"-{attempt}" if attempt else ""))
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a fresh run directory under {root}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1000):
+            path = root / (f"{name}_{stamp}" + (f"-{attempt}" if attempt else ""))
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise JepaError(
+            f"cannot create a run folder under {root} (output.dir): "
+            f"{exc.strerror or exc}. Choose a writable folder with output.dir=PATH."
+        ) from None
+    raise JepaError(f"could not create a fresh run directory under {root}; clean it up.")
+
+
+class _RunLogHandler(logging.FileHandler):
+    """run.log is a record, not a reason to crash: a failed write (disk full) is dropped
+    silently; the artifact writers report the fault as a clear error."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
 
 
 def attach_log_file(path: Path) -> logging.Handler:
     """Send the framework's log records to ``run.log`` (and keep them on the console)."""
-    handler = logging.FileHandler(path, encoding="utf-8")
+    try:
+        handler = _RunLogHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise JepaError(
+            f"cannot write {path}: {exc.strerror or exc}. Choose a writable output.dir."
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("jepa_framework")
     logger.setLevel(logging.INFO)
@@ -42,7 +60,12 @@ def attach_log_file(path: Path) -> logging.Handler:
 
 @attrs.define(eq=False)
 class Run:
-    """What hooks and trackers see: the recipe, the directory and a way to log scalars."""
+    """What hooks and trackers see: the recipe, the directory and a way to log scalars.
+
+    Both observer channels, trackers and lifecycle hooks, learn the same things at the same
+    moments: :meth:`start` (``start`` / ``on_run_start``), :meth:`epoch_end` and :meth:`finish`
+    (``finish`` / ``on_run_end``) with metrics.json, or ``{"failed": True, "error": ...}``.
+    """
 
     recipe: Recipe
     dir: Path
@@ -58,12 +81,26 @@ class Run:
         clean = {k: float(v) for k, v in scalars.items() if isinstance(v, (int, float))}
         self._each_tracker("log", clean, step)
 
-    def start_trackers(self) -> None:
+    def start(self) -> None:
         self._each_tracker("start", self)
+        if self.hook is not None:
+            self.hook.on_run_start(run=self)
 
-    def finish_trackers(self, metrics: dict[str, Any]) -> None:
-        """``metrics`` is metrics.json, or ``{"failed": True, "error": ...}`` after a failure."""
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """``metrics`` is metrics.json, or ``{"failed": True, "error": ...}`` after a failure.
+
+        Trackers first, then the ``on_run_end`` hook, with the same dictionary.
+        """
         self._each_tracker("finish", self, metrics)
+        if self.hook is not None:
+            self.hook.on_run_end(run=self, metrics=metrics)
+
+    def fail(self, error: BaseException) -> None:
+        """Tell every observer the run failed; an observer's own error never hides ``error``."""
+        try:
+            self.finish({"failed": True, "error": f"{type(error).__name__}: {error}"})
+        except Exception as exc:
+            log.warning("a plugin's on_run_end failed while reporting a failed run: %s", exc)
 
     def _each_tracker(self, method: str, *args: Any) -> None:
         for tracker in self.trackers:
@@ -79,18 +116,3 @@ class Run:
         self.log_scalars({f"{phase}/{k}": v for k, v in metrics.items()}, step)
         if self.hook is not None:
             self.hook.on_epoch_end(run=self, phase=phase, epoch=epoch, metrics=metrics)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(_finite(data), indent=2, sort_keys=False) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: write them as null rather than producing an invalid file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -11,18 +11,33 @@ from typing import Any
 import attrs
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from jepa_framework.batches import Clips
-from jepa_framework.checkpoint import CHECKPOINT_NAME, restore_rng, rng_state, save_checkpoint
+from jepa_framework.checkpoint import (
+    CHECKPOINT_NAME,
+    TrainState,
+    load_state,
+    recipe_hash,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
 from jepa_framework.diagnostics import collapse_diagnostics
 from jepa_framework.distributed import Dist, gather_rows, mean_across_ranks, wrap
 from jepa_framework.errors import TrainingError
-from jepa_framework.model import JEPA, split_windows
-from jepa_framework.recipe import Recipe
-from jepa_framework.schedules import ema_decay, warmup_cosine
+from jepa_framework.model import JEPA
+from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.progress import progress
+from jepa_framework.recipe import Recipe, unstructure_recipe
+from jepa_framework.schedules import ema_decay
+from jepa_framework.seeds import derive_seed
 
 log = logging.getLogger("jepa_framework")
+
+#: held-out clips for the per-epoch validation loss and collapse diagnostics
+VALIDATION_BATCH = 1024
+#: held-out windows for the decoder's validation (enough for a 64-d effective rank)
+VALIDATION_WINDOWS = 512
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -37,14 +52,14 @@ class JEPAObjective(nn.Module):
     forward: float clips [B, H + K, *obs] -> (loss, named terms, context embeddings [B, D]).
     """
 
-    def __init__(self, model: JEPA, regularizer: Any, history: int, steps: int) -> None:
+    def __init__(self, model: JEPA, regularizer: Any, steps: int) -> None:
         super().__init__()
         self.model = model
         self.regularizer = regularizer
-        self.history, self.steps = history, steps
+        self.steps = steps
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
-        context, targets = split_windows(clips, self.history, self.steps)
+        context, targets = self.model.split_windows(clips, self.steps)
         z = self.model.encode(context)
         predictions = self.model.rollout(z, self.steps)
         target_z = self.model.encode_target(targets.flatten(0, 1)).view(self.steps, len(clips), -1)
@@ -72,6 +87,19 @@ class DecoderObjective(nn.Module):
         return nn.functional.mse_loss(self.decoder(z), windows[:, -1]), {}
 
 
+def jepa_plan(recipe: Recipe, n_train: int) -> StepPlan:
+    """Phase 1: every training trajectory once per epoch, in global batches of train.batch_size."""
+    cfg = recipe.train
+    return StepPlan.for_epochs(cfg.epochs, n_train, cfg.batch_size, cfg.warmup_epochs)
+
+
+def decoder_plan(recipe: Recipe, n_train: int) -> StepPlan:
+    """Phase 2: like phase 1 in decoder_train's batches, with a short warmup (<= 100 steps)."""
+    cfg = recipe.decoder_train
+    per_epoch = math.ceil(n_train / cfg.batch_size)
+    return StepPlan(cfg.epochs, per_epoch, min(100, cfg.epochs * per_epoch // 10))
+
+
 @attrs.define(eq=False)
 class Phase:
     """One training phase: what it optimises, on which clips, and how one step goes."""
@@ -81,23 +109,20 @@ class Phase:
     params: list[nn.Parameter]
     lr: float
     weight_decay: float
-    epochs: int
-    warmup_steps: int
+    plan: StepPlan
     clips: Clips
     validate: Any  # () -> metrics on the fixed validation batch
     after_step: Any = None  # (phase_step, total_steps) -> more terms to log
-
-    @property
-    def total_steps(self) -> int:
-        return self.epochs * len(self.clips)
+    lr_key: str = "train.lr"  # the recipe key to lower when this phase diverges
 
 
 @attrs.define(eq=False)
 class Trainer:
     """Runs phase 1 (JEPA) then phase 2 (decoder), checkpointing after every epoch.
 
-    Resuming from a checkpoint restores weights, optimiser, scheduler, step counters and RNG
-    states, so an interrupted run ends bit-identical to an uninterrupted one on CPU.
+    Resuming from a :class:`TrainState` restores weights, optimiser, scheduler, step counters
+    and RNG states, so an interrupted run ends bit-identical to an uninterrupted one on CPU. A
+    checkpoint is only written for an epoch whose losses, metrics and weights are all finite.
     """
 
     recipe: Recipe
@@ -114,12 +139,51 @@ class Trainer:
     history: dict[str, list[dict[str, float]]] = attrs.Factory(lambda: {"jepa": [], "decoder": []})
     speed: dict[str, float] = attrs.Factory(dict)
     step: int = 0  # global step over both phases, for trackers
+    saved: tuple[str, int] | None = None  # (phase, epoch) of the checkpoint on disk
+    recipe_dict: dict[str, Any] = attrs.Factory(dict)
 
-    def fit(self, resume: dict[str, Any] | None = None) -> None:
+    @classmethod
+    def create(cls, recipe: Recipe, assembly: Any, run: Any) -> Trainer:
+        """Clips and fixed validation batches from the assembled dataset and its split."""
+        steps, seed = recipe.objective.rollout_steps, recipe.seed
+        history = assembly.model.history
+        g = torch.Generator().manual_seed(seed)
+
+        def clips(idx: torch.Tensor, length: int, batch: int) -> Clips:
+            rank, world = assembly.dist.rank, assembly.dist.world_size
+            return Clips(assembly.dataset, idx, length, batch, assembly.device, g, rank, world)
+
+        train_idx, val_idx = assembly.split.train, assembly.split.val
+        return cls(
+            recipe=recipe,
+            model=assembly.model,
+            decoder=assembly.decoder,
+            regularizer=assembly.regularizer,
+            run=run,
+            clips=clips(train_idx, history + steps, recipe.train.batch_size),
+            val_batch=clips(val_idx, history + steps, recipe.train.batch_size).fixed_batch(
+                VALIDATION_BATCH, derive_seed(seed, "validation")
+            ),
+            windows=clips(train_idx, history, recipe.decoder_train.batch_size),
+            val_windows=clips(val_idx, history, recipe.train.batch_size).fixed_batch(
+                VALIDATION_WINDOWS, derive_seed(seed, "validation_windows")
+            ),
+            generator=g,
+            dist=assembly.dist,
+            recipe_dict=unstructure_recipe(recipe),
+        )
+
+    @property
+    def plans(self) -> dict[str, StepPlan]:
+        """The step plan of each phase; the supervised baseline takes the JEPA's from here."""
+        n = len(self.clips.indices)
+        return {"jepa": jepa_plan(self.recipe, n), "decoder": decoder_plan(self.recipe, n)}
+
+    def fit(self, resume: TrainState | None = None) -> None:
         names = ["jepa", "decoder"]
         if resume is not None:
             self._restore(resume)
-            names = names[names.index(resume["phase"]) :]
+            names = names[names.index(resume.phase) :]
         for i, name in enumerate(names):
             phase = self._jepa_phase() if name == "jepa" else self._decoder_phase()
             self._run_phase(phase, resume if i == 0 else None)
@@ -127,38 +191,33 @@ class Trainer:
     # --- phases ---------------------------------------------------------------------------------
 
     def _jepa_phase(self) -> Phase:
-        cfg, objective = self.recipe.train, self.recipe.objective
-        module = JEPAObjective(
-            self.model, self.regularizer, self.recipe.data.history, objective.rollout_steps
-        )
+        cfg = self.recipe.train
+        module = JEPAObjective(self.model, self.regularizer, self.recipe.objective.rollout_steps)
         return Phase(
             name="jepa",
             objective=wrap(module, self.dist, self.val_batch.device),
             params=[p for p in self.model.parameters() if p.requires_grad],
             lr=cfg.lr,
             weight_decay=cfg.weight_decay,
-            epochs=cfg.epochs,
-            warmup_steps=round(cfg.warmup_epochs * len(self.clips)),
+            plan=self.plans["jepa"],
             clips=self.clips,
             validate=lambda: self._validate_jepa(module),
             after_step=self._update_target,
         )
 
     def _decoder_phase(self) -> Phase:
-        cfg = self.recipe.decoder_train
         self.model.requires_grad_(False)  # frozen latents; DDP then syncs only the decoder
         module = DecoderObjective(self.model, self.decoder)
-        total = cfg.epochs * len(self.windows)
         return Phase(
             name="decoder",
             objective=wrap(module, self.dist, self.val_windows.device),
             params=list(self.decoder.parameters()),
-            lr=cfg.lr,
+            lr=self.recipe.decoder_train.lr,
             weight_decay=0.0,
-            epochs=cfg.epochs,
-            warmup_steps=min(100, total // 10),
+            plan=self.plans["decoder"],
             clips=self.windows,
             validate=self._validate_decoder,
+            lr_key="decoder_train.lr",
         )
 
     def _update_target(self, phase_step: int, total: int) -> dict[str, float]:
@@ -182,40 +241,27 @@ class Trainer:
 
     # --- the loop -------------------------------------------------------------------------------
 
-    def _run_phase(self, phase: Phase, resume: dict[str, Any] | None) -> None:
-        optimizer = torch.optim.AdamW(phase.params, lr=phase.lr, weight_decay=phase.weight_decay)
-        total = phase.total_steps
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: warmup_cosine(s, total, phase.warmup_steps)
+    def _run_phase(self, phase: Phase, resume: TrainState | None) -> None:
+        cfg = self.recipe.train
+        optimisation = Optimisation(
+            phase.params, phase.plan, phase.lr, phase.weight_decay, cfg.grad_clip
         )
+        total = phase.plan.total_steps
         first_epoch, phase_step = 1, 0
         if resume is not None:
-            optimizer.load_state_dict(resume["optimizer"])
-            scheduler.load_state_dict(resume["scheduler"])
-            first_epoch, phase_step = resume["epoch"] + 1, resume["phase_step"]
+            optimisation.load_state_dict(resume.optimisation)
+            first_epoch, phase_step = resume.epoch + 1, resume.phase_step
         seen, busy = 0, 0.0
-        bar = tqdm(
-            total=total,
-            initial=phase_step,
-            desc=phase.name,
-            unit="step",
-            dynamic_ncols=True,
-            disable=not self.dist.is_main,
-        )
+        bar = progress(total, phase_step, phase.name, enabled=self.dist.is_main)
         device = self.val_batch.device
-        for epoch in range(first_epoch, phase.epochs + 1):
+        for epoch in range(first_epoch, phase.plan.epochs + 1):
             epoch_loss, pending = 0.0, []  # losses stay on the device until the next sync
             phase.objective.train()  # validation at the end of each epoch switches to eval
             tick = time.perf_counter()  # throughput counts batch gathering, not validation
             for i, clips in enumerate(phase.clips, start=1):
-                with autocast(device, self.recipe.train.precision):
+                with autocast(device, cfg.precision):
                     loss, terms = phase.objective(clips)[:2]
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.recipe.train.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(phase.params, self.recipe.train.grad_clip)
-                optimizer.step()
-                scheduler.step()
+                optimisation.step(loss)
                 extra = phase.after_step(phase_step, total) if phase.after_step else {}
                 pending.append(loss.detach())
                 phase_step += 1
@@ -225,23 +271,23 @@ class Trainer:
                 bar.update(1)
                 if phase_step % 10 and i < len(phase.clips):
                     continue
-                losses = self._sync_losses(pending, phase.name, epoch)
+                losses = self._sync_losses(pending, phase, epoch)
                 epoch_loss += sum(losses)
                 bar.set_postfix(loss=f"{losses[-1]:.4g}", sps=f"{seen / max(busy, 1e-9):.0f}")
                 if self.dist.is_main:
                     logged = {k: float(v) for k, v in terms.items()}
-                    logged.update(extra, loss=losses[-1], lr=scheduler.get_last_lr()[0])
+                    logged.update(extra, loss=losses[-1], lr=optimisation.lr)
                     self.run.log_scalars(
                         {f"{phase.name}/{k}": v for k, v in logged.items()}, self.step
                     )
             metrics = {"train_loss": epoch_loss / max(1, len(phase.clips))}
             metrics.update(phase.validate())
-            self._end_epoch(
-                phase, epoch, phase_step, metrics, seen / max(busy, 1e-9), optimizer, scheduler
-            )
+            self._check_finite(phase, epoch, metrics)
+            bar.epoch_end(epoch, phase.plan.epochs)
+            self._end_epoch(phase, epoch, phase_step, metrics, seen / max(busy, 1e-9), optimisation)
         bar.close()
 
-    def _end_epoch(self, phase, epoch, phase_step, metrics, speed, optimizer, scheduler) -> None:
+    def _end_epoch(self, phase, epoch, phase_step, metrics, speed, optimisation) -> None:
         self.history[phase.name].append(metrics)
         self.speed[phase.name] = speed
         if not self.dist.is_main:
@@ -254,50 +300,99 @@ class Trainer:
                 metrics["rankme"],
                 metrics["normalised_std"],
             )
-        self._save(phase.name, epoch, phase_step, optimizer, scheduler)
+        self._save(phase.name, epoch, phase_step, optimisation)
 
-    def _sync_losses(self, pending: list[torch.Tensor], phase: str, epoch: int) -> list[float]:
+    def _sync_losses(self, pending: list[torch.Tensor], phase: Phase, epoch: int) -> list[float]:
         """Bring the last few step losses to the host (one copy per 10 steps), check each."""
         losses = mean_across_ranks(torch.stack(pending)).tolist()
         first_step = self.step - len(pending) + 1
         pending.clear()
         for offset, value in enumerate(losses):
             if not math.isfinite(value):
-                self._stop_non_finite(value, first_step + offset, phase, epoch)
+                self._stop_non_finite(f"loss became {value}", first_step + offset, phase, epoch)
         return losses
 
-    def _stop_non_finite(self, loss: float, step: int, phase: str, epoch: int) -> None:
+    def _check_finite(self, phase: Phase, epoch: int, metrics: dict[str, float]) -> None:
+        """Before a checkpoint: the epoch's metrics and every trained weight must be finite.
+
+        A step can turn the weights non-finite after a finite loss (one step per epoch leaves
+        no later loss to notice it), so the weights are checked too.
+        """
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            what = f"metric{'s' if len(bad) > 1 else ''} {', '.join(bad)} became non-finite"
+            self._stop_non_finite(what, None, phase, epoch)
+        weights = [p.detach().abs().amax().float() for p in phase.params if p.numel()]
+        if weights and not bool(torch.isfinite(torch.stack(weights)).all()):
+            self._stop_non_finite("weights became non-finite", None, phase, epoch)
+
+    def _stop_non_finite(self, what: str, step: int | None, phase: Phase, epoch: int) -> None:
+        where = f"at global step {step} " if step is not None else ""
+        if self.saved is not None:
+            kept = (
+                f"{self.run.dir / CHECKPOINT_NAME} keeps the last good state (after "
+                f"{self.saved[0]} epoch {self.saved[1]}); this epoch was not saved"
+            )
+        else:
+            kept = "Nothing was saved (no epoch had finished)"
+        clip = self.recipe.train.grad_clip
+        clip_hint = "a lower train.grad_clip" if clip > 0 else "train.grad_clip=1.0 (it is off)"
+        regularizer = ", or another objective.regularizer" if phase.name == "jepa" else ""
         raise TrainingError(
-            f"the {phase} loss became {loss} at global step {step} (epoch "
-            f"{epoch}); stopping. The last good checkpoint is kept in {self.run.dir}; the "
-            f"weights of this step were not saved. Try a lower train.lr or train.grad_clip, "
-            f"or another objective.regularizer."
+            f"the {phase.name} {what} {where}(epoch {epoch}); stopping. {kept}. Start a new run "
+            f"with a lower {phase.lr_key} (now {phase.lr:g}) or {clip_hint}{regularizer}."
         )
+
+    # --- results --------------------------------------------------------------------------------
+
+    def last_epoch(self, phase: str) -> dict[str, float]:
+        """The last epoch's metrics of ``phase`` with its throughput (empty if it never ran)."""
+        entries = self.history[phase]
+        return {**entries[-1], "samples_per_s": self.speed.get(phase, 0.0)} if entries else {}
+
+    @torch.no_grad()
+    def final_diagnostics(self) -> tuple[dict[str, float], list[float]]:
+        """Collapse diagnostics of the trained encoder on the held-out windows, and each
+        dimension's std."""
+        self.model.eval()
+        z = self.model.encode(self.val_windows).float().cpu()
+        diagnostics = collapse_diagnostics(z)
+        if diagnostics["collapsed"]:
+            log.warning(
+                "final embeddings are collapsed: effective rank %.2f of %d",
+                diagnostics["rankme"],
+                z.shape[1],
+            )
+        return diagnostics, [float(s) for s in z.std(0)]
 
     # --- checkpoints ----------------------------------------------------------------------------
 
-    def _save(self, phase: str, epoch: int, phase_step: int, optimizer, scheduler) -> None:
-        state = {
-            "phase": phase,
-            "epoch": epoch,
-            "phase_step": phase_step,
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "decoder": self.decoder.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_state(self.generator),
-            "history": self.history,
-            "tracker_state": dict(self.run.state),
-        }
+    def _save(self, phase: str, epoch: int, phase_step: int, optimisation: Optimisation) -> None:
+        state = TrainState(
+            phase=phase,
+            epoch=epoch,
+            phase_step=phase_step,
+            step=self.step,
+            model=self.model.state_dict(),
+            decoder=self.decoder.state_dict(),
+            optimisation=optimisation.state_dict(),
+            rng=rng_state(self.generator),
+            history=self.history,
+            tracker_state=dict(self.run.state),
+            recipe_hash=recipe_hash(self.recipe_dict),
+            recipe=self.recipe_dict,
+        )
         save_checkpoint(self.run.dir / CHECKPOINT_NAME, state)
+        self.saved = (phase, epoch)
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.decoder.load_state_dict(state["decoder"])
-        restore_rng(state["rng"], self.generator)
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        self.step = state["step"]
+    def _restore(self, state: TrainState) -> None:
+        path = self.run.dir / CHECKPOINT_NAME
+        load_state(self.model, state.model, path)
+        load_state(self.decoder, state.decoder, path)
+        restore_rng(state.rng, self.generator)
+        self.history = {k: list(v) for k, v in state.history.items()}
+        self.step = state.step
+        self.saved = (state.phase, state.epoch)
 
 
 @torch.no_grad()

@@ -19,6 +19,8 @@ from jepa_builtins.datasets import (
     register_datasets,
 )
 
+from jepa_framework.render import draw_points
+
 VECTOR_DATASETS = [
     (CircleDataset, CircleParams, 2),
     (SpiralDataset, SpiralParams, 2),
@@ -66,7 +68,18 @@ def test_pendulum_observes_bob_positions_of_its_states(tmp_path):
     expected = torch.stack([x1, y1, x1 + th2.sin(), y1 - th2.cos()], dim=-1)
     torch.testing.assert_close(ds.observations.double(), expected, atol=1e-6, rtol=0)
     assert ds.state_names == ("theta1", "theta2", "omega1", "omega2")
-    assert (ds.linked_points, ds.lyapunov_frames) == (True, 14.0)
+    assert ds.lyapunov_frames == 14.0
+
+
+def test_pendulum_videos_draw_the_rods_from_the_pivot(tmp_path):
+    ds = PendulumDataset(PendulumParams(size=1, sequence_length=2), cache_dir=tmp_path)
+    size = 101
+    frames = ds.frames_for_video(torch.tensor([[0.0, -1.0, 0.0, -2.0]]), size)  # hanging down
+    pivot = (size - 1) // 2
+    below = pivot + round(0.5 / ds.view_extent * 0.5 * (size - 1))  # halfway to bob 1
+    assert tuple(frames[0, below, pivot]) == (200, 200, 200)  # the rod, drawn by the plugin
+    plain = draw_points(np.array([[0.0, -1.0, 0.0, -2.0]]), size, ds.view_extent)
+    assert tuple(plain[0, below, pivot]) != (200, 200, 200)  # the core draws no rods
 
 
 @pytest.mark.parametrize(("size", "grayscale", "channels"), [(32, False, 3), (64, True, 1)])

@@ -13,6 +13,8 @@ from jepa_framework.cli import main
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.metrics import nrmse, pixel_errors, psnr, valid_frames, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
+from jepa_framework.observations import VectorObservations
+from jepa_framework.optim import StepPlan
 
 from . import conftest
 
@@ -101,11 +103,14 @@ def test_linear_ar_is_exact_on_a_circle():
 
 def test_residual_mlp_trains_on_its_budget_and_beats_copy_last():
     train, test = _circles(64, 20).float(), _circles(16, 12).float()
-    mlp = bl.train_residual_mlp(train, 2, 4, 100, 32, 1e-2, 0.0, 10, 1.0, hidden=32, seed=0)
+    plan = StepPlan(epochs=10, steps_per_epoch=10, warmup_steps=10)
+    mlp = bl.train_residual_mlp(train, 2, 4, plan, 32, 1e-2, 0.0, 1.0, hidden=32, seed=0)
     sigma = test.flatten(0, 1).std(0)
     err = nrmse(mlp(test[:, :2], 10), test[:, 2:], sigma).mean()
     assert err < nrmse(bl.copy_last(test[:, :2], 10), test[:, 2:], sigma).mean()
-    assert bl.jepa_budget(n_train=21, batch_size=8, epochs=2) == 6
+    assert StepPlan.for_epochs(epochs=2, samples=21, batch_size=8, warmup_epochs=1.0) == StepPlan(
+        2, 3, 3
+    )
 
 
 def test_pendulum_probe_targets_are_sines_cosines_and_velocities(fresh_host):
@@ -116,7 +121,7 @@ def test_pendulum_probe_targets_are_sines_cosines_and_velocities(fresh_host):
     assert names[:2] == ("sin_theta1", "cos_theta1") and len(names) == 6
     assert torch.allclose(targets, torch.tensor([[1.0, 0.0, 0.0, 1.0, 1.5, -2.0]]), atol=1e-6)
     assert dataset.frame_dt == 0.05 and dataset.lyapunov_frames == pytest.approx(14.0)
-    assert not dataset.is_image
+    assert isinstance(dataset.observation_space, VectorObservations)
 
 
 # --- end to end -------------------------------------------------------------------------------

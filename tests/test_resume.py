@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from jepa_framework.checkpoint import load_checkpoint, save_checkpoint
+from jepa_framework.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from jepa_framework.cli import main
 
 RECIPE = [
@@ -32,7 +32,7 @@ def test_checkpoints_replace_atomically_and_load_weights_only(tmp_path):
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, {"epoch": 1, "w": torch.ones(3)})
     save_checkpoint(path, {"epoch": 2, "w": torch.zeros(3)})
-    assert load_checkpoint(path)["epoch"] == 2
+    assert load_weights(path)["epoch"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary files left
 
 
@@ -52,7 +52,7 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
         found = list(killed_dir.glob("*/checkpoint.pt"))
         if found:
             progress = load_checkpoint(found[0])
-            if progress["phase"] != "jepa" or progress["epoch"] >= 2:
+            if progress.phase != "jepa" or progress.epoch >= 2:
                 break
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
@@ -70,11 +70,15 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
     assert "resuming" in (killed / "run.log").read_text()
 
 
-def test_resuming_a_finished_run_is_refused(tmp_path, capsys):
+def test_resuming_a_finished_run_succeeds_with_nothing_to_do(tmp_path, capsys):
+    """A requeued cluster job whose run already finished must exit 0 and change nothing."""
     assert (
         main(["run", *RECIPE, "train.epochs=1", "decoder_train.epochs=1", f"output.dir={tmp_path}"])
         == 0
     )
     (run_dir,) = tmp_path.iterdir()
-    assert main(["run", "--resume", str(run_dir)]) == 2
-    assert "nothing to resume" in capsys.readouterr().err
+    before = {p.name: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before

@@ -66,7 +66,7 @@ def test_the_decoder_phase_keeps_the_encoder_in_eval_mode():
     from jepa_framework.train import DecoderObjective
 
     encoder = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4))
-    model = JEPA(encoder, nn.Identity(), "ema")
+    model = JEPA(encoder, nn.Identity(), "ema", history=2)
     objective = DecoderObjective(model, nn.Linear(4, 2)).train()
     assert objective.decoder.training and not model.encoder.training
     before = encoder[1].running_mean.clone()

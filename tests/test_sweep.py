@@ -67,7 +67,7 @@ def test_a_tiny_sweep_writes_a_comparison_table(tmp_path, capsys):
     with (sweep_dir / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["regularizer"] for r in rows] == ["mse", "sigreg"]
-    assert all(float(r["vpt_mean"]) >= 1 and r["probe_r2_std"] != "" for r in rows)
+    assert all(float(r["vpt_mean"]) >= 0 and r["probe_r2_std"] != "" for r in rows)
     sweep = json.loads((sweep_dir / "sweep.json").read_text())
     assert sweep["axes"] == ["objective.regularizer.name", "seed"] and len(sweep["runs"]) == 4
     run_config = (sweep_dir / runs[-1] / "config.yaml").read_text()

@@ -84,7 +84,7 @@ def test_an_offline_run_logs_config_scalars_media_summary_and_weights(wandb_env,
     (run_dir,) = out.iterdir()
     (wandb_dir,) = (run_dir / "wandb").glob("offline-run-*")
     run_id = wandb_dir.name.rsplit("-", 1)[1]
-    assert load_checkpoint(run_dir / CHECKPOINT_NAME)["tracker_state"] == {"wandb_run_id": run_id}
+    assert load_checkpoint(run_dir / CHECKPOINT_NAME).tracker_state == {"wandb_run_id": run_id}
 
     media = wandb_dir / "files" / "media"
     images = sorted(p.name.split("_")[0] for p in (media / "images").glob("*.png"))

@@ -1,23 +1,24 @@
-"""Forecast baselines in observation space (shared/EVALUATION.md, "Baselines").
+"""Forecast baselines in observation space.
 
 Every forecaster maps float contexts [B, C, *obs] and a number of steps to forecasts
-[B, steps, *obs]. The supervised residual MLP gets the same budget as the JEPA: the same number
-of optimizer steps (train.epochs x batches per epoch over the training trajectories), the same
-batch size, learning rate, weight decay, warmup and gradient clipping, and the same multi-step
-loss (objective.rollout_steps frames unrolled) -- but supervised in observation space.
+[B, steps, *obs]. The supervised residual MLP gets the same budget as the JEPA: the JEPA
+phase's own :class:`~jepa_framework.optim.StepPlan` (optimizer steps and warmup), the same batch
+size, learning rate, weight decay and gradient clipping, the same optimisation code
+(:class:`~jepa_framework.optim.Optimisation`) and the same multi-step loss
+(objective.rollout_steps frames unrolled) -- but supervised in observation space.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from jepa_framework.evaluate.ridge import Ridge
-from jepa_framework.schedules import warmup_cosine
+from jepa_framework.optim import Optimisation, StepPlan
 from jepa_framework.threads import one_torch_thread
+from jepa_framework.windows import gather_windows
 
 Forecaster = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -52,8 +53,7 @@ def _windows(series: torch.Tensor, length: int, limit: int, seed: int) -> torch.
     if len(pairs) > limit:
         pairs = pairs[torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))]
         pairs = pairs[:limit]
-    traj, start = pairs // starts, pairs % starts
-    return series[traj[:, None], start[:, None] + torch.arange(length)]
+    return gather_windows(series, pairs // starts, pairs % starts, length)
 
 
 class LinearAR:
@@ -119,11 +119,10 @@ def train_residual_mlp(
     series: torch.Tensor,
     order: int,
     rollout_steps: int,
-    optimizer_steps: int,
+    plan: StepPlan,
     batch_size: int,
     lr: float,
     weight_decay: float,
-    warmup_steps: int,
     grad_clip: float,
     hidden: int,
     seed: int,
@@ -134,30 +133,16 @@ def train_residual_mlp(
     mean = series.mean((0, 1))
     std = series.std((0, 1)).clamp_min(1e-6)
     model = ResidualMLP(series.shape[2], order, hidden, mean, std)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_cosine(s, optimizer_steps, warmup_steps)
-    )
+    optimisation = Optimisation(model.parameters(), plan, lr, weight_decay, grad_clip)
     g = torch.Generator().manual_seed(seed)
     length = order + steps
     n, t = series.shape[:2]
     normed = (series - mean) / std
     model.train()
-    for _ in range(optimizer_steps):
+    for _ in range(plan.total_steps):
         traj = torch.randint(0, n, (batch_size,), generator=g)
         start = torch.randint(0, t - length + 1, (batch_size,), generator=g)
-        clips = normed[traj[:, None], start[:, None] + torch.arange(length)]
+        clips = gather_windows(normed, traj, start, length)
         pred = model.unroll(clips[:, :order], steps)
-        loss = nn.functional.mse_loss(pred, clips[:, order:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        schedule.step()
+        optimisation.step(nn.functional.mse_loss(pred, clips[:, order:]))
     return model
-
-
-def jepa_budget(n_train: int, batch_size: int, epochs: int) -> int:
-    """Optimizer steps of the JEPA phase: one epoch visits every training trajectory once."""
-    return epochs * math.ceil(n_train / batch_size)

@@ -6,6 +6,9 @@ import math
 
 import torch
 
+#: NRMSE thresholds of the valid prediction time (observations and probed state), headline first
+VPT_EPS = (0.5, 0.3)
+
 
 def nrmse(pred: torch.Tensor, truth: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """Per-trajectory, per-horizon NRMSE: [N, H, D] twice and sigma [D] -> [N, H].

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from jepa_framework.observations import Panel
 
 
 def _pyplot():
@@ -30,25 +33,15 @@ def _panel(ax, methods: dict[str, Any], key: str, title: str, ylabel: str, log: 
     ax.legend(fontsize=8)
 
 
-def plot_forecast(report: dict[str, Any], path: Path) -> None:
-    """NRMSE (or pixel error and PSNR) vs horizon for every method, and probed-state NRMSE."""
+def plot_forecast(report: dict[str, Any], panels: Sequence[Panel], path: Path) -> None:
+    """The observation space's panels (e.g. NRMSE, or pixel error and PSNR) against the horizon
+    for every method, then the probed-state NRMSE."""
     plt = _pyplot()
     forecast, state = report["forecast"], report["state_forecast"]
-    image = forecast["kind"] == "image"
-    cols = 3 if image else 2
+    cols = len(panels) + 1
     fig, axes = plt.subplots(1, cols, figsize=(5.5 * cols, 4.2), squeeze=False)
-    if image:
-        _panel(
-            axes[0, 0],
-            forecast["methods"],
-            "relative",
-            "pixel error / frame energy",
-            "relative MSE",
-            True,
-        )
-        _panel(axes[0, 1], forecast["methods"], "psnr", "PSNR", "dB", False)
-    else:
-        _panel(axes[0, 0], forecast["methods"], "nrmse", "observation NRMSE", "NRMSE", True)
+    for ax, panel in zip(axes[0], panels, strict=False):
+        _panel(ax, forecast["methods"], panel.key, panel.title, panel.ylabel, panel.log)
     _panel(axes[0, -1], state["methods"], "nrmse", "probed-state NRMSE", "NRMSE", True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -17,8 +17,10 @@ from torch import nn
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
-from jepa_framework.evaluate.windows import encode_stored, gather, pick_starts
+from jepa_framework.evaluate.windows import encode_stored
 from jepa_framework.model import JEPA
+from jepa_framework.seeds import derive_seed
+from jepa_framework.windows import gather_windows, pick_starts
 
 
 @attrs.frozen
@@ -40,8 +42,8 @@ def probe_set(
     """Up to ``count`` clips of ``length`` frames from stored observations [N, T, *stored]."""
     n_starts = observations.shape[1] - length + 1
     t, s = pick_starts(torch.arange(observations.shape[0]), n_starts, count, seed)
-    targets, _ = dataset.probe_targets(gather(states, t, s, length))
-    return ProbeSet(gather(observations, t, s, length), targets)
+    targets, _ = dataset.probe_targets(gather_windows(states, t, s, length))
+    return ProbeSet(gather_windows(observations, t, s, length), targets)
 
 
 def fit_probe(
@@ -54,12 +56,13 @@ def fit_probe(
 
 @torch.no_grad()
 def probe_ahead(
-    model: JEPA, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, history: int, device
+    model: JEPA, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, device
 ) -> torch.Tensor:
     """R² [K + 1, P] of the probe on latents predicted k = 0..K steps ahead of each context.
 
     k = 0 is the encoder's own latent; k > 0 applies ``model.rollout`` k times.
     """
+    history = model.history
     steps = test.clips.shape[1] - history
     z0 = encode_stored(model.encoder, dataset, test.clips[:, :history], device)
     latents = [z0]
@@ -81,7 +84,6 @@ def probe_study(
     dataset: DynamicsDataset,
     train_idx: torch.Tensor,
     test: tuple[torch.Tensor, torch.Tensor],
-    history: int,
     probe_steps: int,
     samples: int,
     seed: int,
@@ -93,15 +95,16 @@ def probe_study(
     observations [N, T, *stored], states [N, T, S]) of held-out trajectories. Returns the
     JSON-ready report and the fitted probe (reused to decode rolled-out latents).
     """
+    history = model.history
     frames = test[0].shape[1]
     # at most half the frames ahead, so every trajectory still offers several contexts
     steps = max(0, min(probe_steps, (frames - history) // 2))
     _, names = dataset.probe_targets(dataset.states[:1, :1])
     observations, states = dataset.observations[train_idx], dataset.states[train_idx]
     train = probe_set(dataset, observations, states, history, samples, seed)
-    test_set = probe_set(dataset, *test, history + steps, samples, seed + 1)
+    test_set = probe_set(dataset, *test, history + steps, samples, derive_seed(seed, "probe_test"))
     probe = fit_probe(model.encoder, dataset, train, history, device)
-    ahead = probe_ahead(model, probe, dataset, test_set, history, device)  # [K + 1, P]
+    ahead = probe_ahead(model, probe, dataset, test_set, device)  # [K + 1, P]
     random_probe = fit_probe(random_encoder, dataset, train, history, device)
     z_random = encode_stored(random_encoder, dataset, test_set.clips[:, :history], device)
     random_r2 = r2_scores(random_probe.predict(z_random), test_set.targets[:, history - 1])

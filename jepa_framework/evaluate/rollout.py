@@ -16,9 +16,10 @@ from torch import nn
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate.baselines import Forecaster
-from jepa_framework.evaluate.metrics import nrmse, pixel_errors
+from jepa_framework.evaluate.metrics import nrmse
 from jepa_framework.evaluate.ridge import Ridge
 from jepa_framework.model import JEPA
+from jepa_framework.observations import Curves
 
 
 @attrs.frozen
@@ -45,18 +46,17 @@ def held_out(dataset: DynamicsDataset, n: int, context: int, horizon: int, seed:
 
 @attrs.define
 class JepaForecast:
-    """Latent rollout from the last ``history`` context frames; decoded or probed."""
+    """Latent rollout from the model's last ``history`` context frames; decoded or probed."""
 
     model: JEPA
     decoder: nn.Module
-    history: int
     device: torch.device
 
     @torch.no_grad()
     def latents(self, context: torch.Tensor, steps: int) -> torch.Tensor:
         """Float context [B, C, *obs] -> rolled-out latents [B, steps, D]."""
         self.model.eval()
-        z = self.model.encode(context[:, -self.history :].to(self.device))
+        z = self.model.encode_context(context.to(self.device))
         return self.model.rollout(z, steps).movedim(0, 1).float()
 
     @torch.no_grad()
@@ -81,28 +81,24 @@ def score(
     probe: Ridge,
     baselines: Mapping[str, Forecaster],
     chunk: int = 32,
-) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+) -> tuple[dict[str, Curves], dict[str, torch.Tensor]]:
     """Per-trajectory error curves [N, H] for every method.
 
-    Returns (observation-space curves, probed-state NRMSE curves). Observation curves are
-    ``{"nrmse": ...}`` for vector data and ``{"mse": ..., "relative": ...}`` for images.
-    The state curves compare the probed JEPA rollout with copying the true last state.
+    Returns (observation-space curves, probed-state NRMSE curves). Which observation curves
+    (NRMSE, pixel errors, ...) is the dataset's ``observation_space``'s choice. The state
+    curves compare the probed JEPA rollout with copying the true last state.
     """
     c, horizon = held.context, held.horizon
     targets, _ = dataset.probe_targets(held.states)  # [N, C + H, P]
     state_sigma = _sigma(targets[:, c:])
-    obs_sigma = None if dataset.is_image else _sigma(dataset.to_float(held.stored[:, c:]))
+    scorer = dataset.observation_space.scorer(lambda: dataset.to_float(held.stored[:, c:]))
     obs: dict[str, dict[str, list[torch.Tensor]]] = {}
     state: dict[str, list[torch.Tensor]] = {"jepa": [], "copy_last": []}
 
     def add(name: str, pred: torch.Tensor, truth: torch.Tensor) -> None:
         curves = obs.setdefault(name, {})
-        if obs_sigma is not None:
-            curves.setdefault("nrmse", []).append(nrmse(pred, truth, obs_sigma))
-        else:
-            mse, rel = pixel_errors(pred, truth)
-            curves.setdefault("mse", []).append(mse)
-            curves.setdefault("relative", []).append(rel)
+        for key, curve in scorer(pred, truth).items():
+            curves.setdefault(key, []).append(curve)
 
     for i in range(0, held.stored.shape[0], chunk):
         clip = dataset.to_float(held.stored[i : i + chunk])

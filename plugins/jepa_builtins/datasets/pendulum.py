@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 import numpy as np
@@ -20,6 +21,7 @@ PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", 
 LYAPUNOV_TIME_S = 0.7
 #: how starting states are drawn (docs/evaluation.md gives the energy mix of each)
 START_DISTRIBUTIONS = ("box", "prototype")
+ROD_COLOUR = (200, 200, 200)
 
 
 @attrs.frozen
@@ -83,9 +85,14 @@ class PendulumDataset(PendulumTiming, VectorDataset):
     """Double pendulum, observed as bob positions (x1, y1, x2, y2); chaotic at high energy."""
 
     state_names = PENDULUM_STATE_NAMES
-    linked_points = True
     view_extent = 2.2
     params: PendulumParams
+
+    def draw_overlay(self, draw: Any, points: np.ndarray, size: int) -> None:
+        """The rods: pivot (the frame's centre) -> bob 1 -> bob 2."""
+        pivot = (size - 1) / 2
+        chain = [(pivot, pivot)] + [tuple(xy) for xy in points]
+        draw.line(chain, fill=ROD_COLOUR, width=max(1, size // 100))
 
     def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:
         """Observations float32 [n, steps, 4] = (x1, y1, x2, y2); states float32 [n, steps, 4]."""

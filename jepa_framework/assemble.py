@@ -1,0 +1,174 @@
+"""Build every component a recipe names, once, the same way for run, resume, eval and controls.
+
+After building, each network is run once on a tiny zero batch and its output shape checked
+against the contract in :mod:`jepa_framework.components`: a plugin network that breaks it fails
+here with its name, plugin and the shapes, before any training.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from jepa_framework.components import Shapes
+from jepa_framework.data import DynamicsDataset
+from jepa_framework.distributed import Dist, setup
+from jepa_framework.errors import JepaError
+from jepa_framework.model import JEPA
+from jepa_framework.recipe import ComponentSpec, Recipe
+from jepa_framework.seeds import derive_seed
+
+#: samples in the zero batch that checks network output shapes
+CONTRACT_BATCH = 2
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` means CUDA when present, else CPU; asking for absent CUDA is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise JepaError(f"train.device: '{name}' is not a device; use auto, cpu or cuda.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise JepaError("train.device: CUDA was asked for but is not available; use auto or cpu.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise JepaError(
+            f"train.device: '{name}' does not exist; this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s). Use auto or cuda:0."
+        )
+    return device
+
+
+def build(host: Any, spec: ComponentSpec, *args: Any) -> Any:
+    """One component from its recipe spec, by its registered factory."""
+    component = host.registry(spec.kind).get(spec.name)
+    return component.factory(spec.params, *args)
+
+
+def shapes_of(recipe: Recipe, dataset: DynamicsDataset) -> Shapes:
+    return Shapes(tuple(dataset.obs_shape), recipe.data.history, recipe.model.embedding_dim)
+
+
+@torch.no_grad()
+def check_contract(
+    host: Any, spec: ComponentSpec, module: nn.Module, given: tuple[int, ...], expected: tuple
+) -> None:
+    """Run ``module`` on zeros of shape ``given``; its output must have shape ``expected``.
+
+    Runs in eval mode (no batch-norm statistics change) and restores the mode afterwards.
+    """
+    role = spec.kind[:-1]
+    plugin = host.registry(spec.kind).get(spec.name).plugin
+    who = f"{role} '{spec.name}' (plugin '{plugin}')"
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    was_training = module.training
+    module.eval()
+    try:
+        out = module(torch.zeros(given, device=device))
+    except Exception as exc:  # a plugin's network may fail in any way on the wrong shape
+        raise JepaError(
+            f"{who} cannot process a batch of shape {list(given)}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}. A {role} must map "
+            f"{_contract(role)}; check its code or its parameters under model.{role}."
+        ) from None
+    finally:
+        module.train(was_training)
+    actual = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if actual != expected:
+        raise JepaError(
+            f"{who} breaks its contract: on input {list(given)} it returned "
+            f"{list(actual) if isinstance(actual, tuple) else actual}, expected {list(expected)} "
+            f"({_contract(role)}). Fix the {role}'s output shape, or choose another "
+            f"model.{role}.name."
+        )
+
+
+def _contract(role: str) -> str:
+    return {
+        "encoder": "[B, H, *obs_shape] -> [B, embedding_dim]",
+        "predictor": "[B, embedding_dim] -> [B, embedding_dim]",
+        "decoder": "[B, embedding_dim] -> [B, *obs_shape]",
+    }[role]
+
+
+def check_contracts(host: Any, recipe: Recipe, shapes: Shapes, networks: dict) -> None:
+    """Encoder -> [B, D], predictor -> [B, D], decoder -> [B, *obs_shape] on zero batches."""
+    b, d = CONTRACT_BATCH, shapes.embedding_dim
+    window = (b, shapes.history, *shapes.obs_shape)
+    model = recipe.model
+    check_contract(host, model.encoder, networks["encoder"], window, (b, d))
+    check_contract(host, model.predictor, networks["predictor"], (b, d), (b, d))
+    check_contract(host, model.decoder, networks["decoder"], (b, d), (b, *shapes.obs_shape))
+
+
+@attrs.frozen
+class Split:
+    """Training and validation trajectory indices, computed once per run."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+
+
+@attrs.frozen
+class Assembly:
+    """Everything a recipe names, built and on its device."""
+
+    dataset: DynamicsDataset
+    split: Split
+    model: JEPA
+    decoder: nn.Module
+    regularizer: Any
+    trackers: list[Any]
+    device: torch.device
+    data_seconds: float
+    dist: Dist
+
+
+def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
+    """Build trackers first (an uninstalled extra fails before any work), then the rest.
+
+    Also joins the torchrun process group when launched by torchrun and sets torch's threads.
+    ``trackers=False`` (evaluation of a finished run) builds none.
+    """
+    built_trackers = [build(host, spec) for spec in recipe.tracking] if trackers else []
+    dist_info, device = setup(pick_device(recipe.train.device))
+    cores = (os.cpu_count() or 1) // dist_info.local_world_size
+    torch.set_num_threads(recipe.train.threads or max(1, cores))
+    torch.manual_seed(recipe.seed)
+    t0 = time.perf_counter()
+    dataset = build(host, recipe.data.dataset)
+    data_seconds = time.perf_counter() - t0
+    split = Split(*dataset.split(recipe.data.val_fraction, recipe.seed))
+    shapes = shapes_of(recipe, dataset)
+    networks = {
+        "encoder": build(host, recipe.model.encoder, shapes).to(device),
+        "predictor": build(host, recipe.model.predictor, shapes).to(device),
+        "decoder": build(host, recipe.model.decoder, shapes).to(device),
+    }
+    check_contracts(host, recipe, shapes, networks)
+    regularizer = build(host, recipe.objective.regularizer)
+    model = JEPA(
+        networks["encoder"], networks["predictor"], regularizer.target, recipe.data.history
+    ).to(device)
+    decoder = networks["decoder"]
+    if recipe.train.compile:  # in place, so state_dict keys stay those of the plain modules
+        for module in (model.encoder, model.target_encoder, model.predictor, decoder):
+            if module is not None:
+                module.compile()
+    return Assembly(
+        dataset, split, model, decoder, regularizer, built_trackers, device, data_seconds, dist_info
+    )
+
+
+def random_encoder(recipe: Recipe, host: Any, assembly: Assembly) -> nn.Module:
+    """A freshly initialised encoder of the recipe's architecture (the probe control)."""
+    shapes = shapes_of(recipe, assembly.dataset)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(recipe.seed, "random_encoder"))
+        return build(host, recipe.model.encoder, shapes).to(assembly.device).eval()

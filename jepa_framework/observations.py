@@ -1,0 +1,210 @@
+"""Kinds of observation: how forecasts of each are scored, summarised, plotted and compared.
+
+A dataset hands out its :class:`ObservationSpace` (``dataset.observation_space``); the evaluation
+asks it instead of branching on what the data looks like. The core provides
+:class:`VectorObservations` (coordinates: NRMSE per dimension, ODE-style baselines) and
+:class:`ImageObservations` (frames: pixel MSE, PSNR, blank and mean-frame baselines). A new kind
+of observation is a new class implementing the protocol, in the plugin that needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import torch
+
+from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate.metrics import VPT_EPS, nrmse, pixel_errors, psnr
+from jepa_framework.optim import StepPlan
+
+#: per-trajectory error curves of one method: name -> [N, H]
+Curves = dict[str, torch.Tensor]
+#: (curves [N, H], threshold) -> valid prediction time record (frames, seconds, ...)
+VptFn = Callable[[torch.Tensor, float], dict[str, Any]]
+
+
+@attrs.frozen
+class Panel:
+    """One panel of forecast_eval.png: the curve ``key`` of every method against the horizon."""
+
+    key: str
+    title: str
+    ylabel: str
+    log: bool
+
+
+@attrs.frozen
+class BaselineInputs:
+    """What baselines may learn from: training data, the context length and the JEPA's budget.
+
+    ``train(n)`` returns float observations [N, T, *obs] of the first ``n`` training
+    trajectories (all of them for ``None``). ``plan`` is the JEPA phase's step plan.
+    """
+
+    train: Callable[[int | None], torch.Tensor]
+    context: int
+    sequence_length: int
+    plan: StepPlan
+    batch_size: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    rollout_steps: int
+    supervised: bool  # train the residual MLP (eval.baselines)
+    hidden: int
+    seed: int
+
+
+@runtime_checkable
+class ObservationSpace(Protocol):
+    """The contract every kind of observation fulfils (see the module doc)."""
+
+    kind: str  # written to eval.json ("vector", "image", ...)
+    metric: str  # what the VPT thresholds apply to, in words
+    vpt_thresholds: tuple[float, ...]
+    headline_threshold: float  # the threshold of the summary's VPT
+    panels: tuple[Panel, ...]
+
+    def scorer(
+        self, truth: Callable[[], torch.Tensor]
+    ) -> Callable[[torch.Tensor, torch.Tensor], Curves]:
+        """A function (pred, truth) [n, H, *obs] -> curves [n, H].
+
+        ``truth()`` gives every scored frame [N, H, *obs] as floats, for statistics over the
+        test set; it is only called when needed (all frames of an image test set are big).
+        """
+        ...
+
+    def summarise(
+        self, curves: Curves, vpt: VptFn, groups: dict[str, torch.Tensor]
+    ) -> dict[str, Any]:
+        """One method's JSON entry: mean curves and VPTs (``groups``: masks [N] to split by)."""
+        ...
+
+    def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
+        """The forecasters this kind of data is compared with, and a note of their settings."""
+        ...
+
+
+def vpt_by_threshold(curves: torch.Tensor, thresholds, vpt: VptFn) -> dict[str, Any]:
+    return {str(eps): vpt(curves, eps) for eps in thresholds}
+
+
+def vpt_by_group(
+    curves: torch.Tensor, groups: dict[str, torch.Tensor], eps: float, vpt: VptFn
+) -> dict[str, Any]:
+    """VPT(eps) per named group of trajectories (e.g. energy bands)."""
+    return {
+        name: {"trajectories": int(m.sum()), **vpt(curves[m], eps)}
+        for name, m in groups.items()
+        if m.any()
+    }
+
+
+@attrs.frozen
+class VectorObservations:
+    """Coordinates: NRMSE per horizon (each dimension scaled by its std over the test set)."""
+
+    kind: str = "vector"
+    metric: str = "NRMSE"
+    vpt_thresholds: tuple[float, ...] = VPT_EPS
+    headline_threshold: float = VPT_EPS[0]
+    panels: tuple[Panel, ...] = (Panel("nrmse", "observation NRMSE", "NRMSE", True),)
+
+    def scorer(
+        self, truth: Callable[[], torch.Tensor]
+    ) -> Callable[[torch.Tensor, torch.Tensor], Curves]:
+        sigma = truth().flatten(0, 1).flatten(1).std(0).clamp_min(1e-8)
+        return lambda pred, true: {"nrmse": nrmse(pred.flatten(2), true.flatten(2), sigma)}
+
+    def summarise(
+        self, curves: Curves, vpt: VptFn, groups: dict[str, torch.Tensor]
+    ) -> dict[str, Any]:
+        c = curves["nrmse"]
+        return {
+            "nrmse": c.mean(0).tolist(),
+            "vpt": vpt_by_threshold(c, self.vpt_thresholds, vpt),
+            "groups": vpt_by_group(c, groups, self.headline_threshold, vpt),
+        }
+
+    def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
+        """Copy-last, constant velocity, linear AR and the supervised residual MLP."""
+        methods: dict[str, bl.Forecaster] = {"copy_last": bl.copy_last}
+        train = inputs.train(None)
+        if inputs.context >= 2:
+            methods["constant_velocity"] = bl.constant_velocity
+        order = max(1, min(inputs.context, inputs.sequence_length - 1))
+        methods["linear_ar"] = bl.LinearAR(train, order, seed=inputs.seed)
+        notes: dict[str, Any] = {"linear_ar_order": order}
+        if inputs.supervised:
+            batch = min(inputs.batch_size, len(train))
+            methods["residual_mlp"] = bl.train_residual_mlp(
+                train,
+                order=order,
+                rollout_steps=inputs.rollout_steps,
+                plan=inputs.plan,
+                batch_size=batch,
+                lr=inputs.lr,
+                weight_decay=inputs.weight_decay,
+                grad_clip=inputs.grad_clip,
+                hidden=inputs.hidden,
+                seed=inputs.seed,
+            )
+            notes["residual_mlp"] = {
+                "budget": "the JEPA phase's step plan, batch size, lr schedule and rollout steps",
+                "optimizer_steps": inputs.plan.total_steps,
+                "warmup_steps": inputs.plan.warmup_steps,
+                "batch_size": batch,
+                "rollout_steps": inputs.rollout_steps,
+                "hidden_dim": inputs.hidden,
+            }
+        return methods, notes
+
+
+#: relative pixel error thresholds: a strict one and the headline one
+PIXEL_VPT_EPS = (0.025, 0.5)
+
+
+@attrs.frozen
+class ImageObservations:
+    """Frames in [0, 1]: pixel MSE, PSNR and relative pixel error (MSE / frame energy)."""
+
+    kind: str = "image"
+    metric: str = "relative pixel MSE"
+    vpt_thresholds: tuple[float, ...] = PIXEL_VPT_EPS
+    headline_threshold: float = PIXEL_VPT_EPS[1]
+    panels: tuple[Panel, ...] = (
+        Panel("relative", "pixel error / frame energy", "relative MSE", True),
+        Panel("psnr", "PSNR", "dB", False),
+    )
+
+    def scorer(
+        self, truth: Callable[[], torch.Tensor]
+    ) -> Callable[[torch.Tensor, torch.Tensor], Curves]:
+        def score(pred: torch.Tensor, true: torch.Tensor) -> Curves:
+            mse, relative = pixel_errors(pred, true)
+            return {"mse": mse, "relative": relative}
+
+        return score
+
+    def summarise(
+        self, curves: Curves, vpt: VptFn, groups: dict[str, torch.Tensor]
+    ) -> dict[str, Any]:
+        mse = curves["mse"].mean(0)
+        return {
+            "mse": mse.tolist(),
+            "psnr": psnr(mse).tolist(),
+            "relative": curves["relative"].mean(0).tolist(),
+            "vpt": vpt_by_threshold(curves["relative"], self.vpt_thresholds, vpt),
+        }
+
+    def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
+        """Copy-last, a blank frame and the mean frame of a few hundred training trajectories."""
+        sample = inputs.train(256)  # frames are big: a sample is enough for a mean
+        return {
+            "copy_last": bl.copy_last,
+            "blank": bl.blank,
+            "mean_frame": bl.mean_frame(sample.flatten(0, 1).mean(0)),
+        }, {}

@@ -1,0 +1,43 @@
+"""Windows of consecutive frames cut out of trajectories, by tensor indexing.
+
+:func:`gather_windows` is the one place that turns (trajectory, start) pairs into windows; the
+training clips, the decoder windows, the probes, the baselines and the artifacts all use it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gather_windows(
+    source: torch.Tensor, traj: torch.Tensor, starts: torch.Tensor, length: int
+) -> torch.Tensor:
+    """source [N, T, ...] -> [M, length, ...]: frames ``starts[m]..`` of trajectory ``traj[m]``."""
+    frames = starts[:, None] + torch.arange(length, device=starts.device)
+    return source[traj[:, None], frames]
+
+
+def every_window(source: torch.Tensor, length: int) -> torch.Tensor:
+    """Every window of ``length`` frames of each trajectory: [N, T, ...] -> [N, W, length, ...]."""
+    n, t = source.shape[:2]
+    n_windows = t - length + 1
+    traj = torch.arange(n).repeat_interleave(n_windows)
+    starts = torch.arange(n_windows).repeat(n)
+    return gather_windows(source, traj, starts, length).view(
+        n, n_windows, length, *source.shape[2:]
+    )
+
+
+def pick_starts(
+    traj: torch.Tensor, n_starts: int, count: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``count`` (trajectory, start) pairs out of every trajectory x every start in range.
+
+    traj [M] trajectory indices, starts 0..n_starts-1; a random subset when there are more.
+    """
+    pairs_t = traj.repeat_interleave(n_starts)
+    pairs_s = torch.arange(n_starts).repeat(len(traj))
+    if len(pairs_t) > count:
+        keep = torch.randperm(len(pairs_t), generator=torch.Generator().manual_seed(seed))[:count]
+        pairs_t, pairs_s = pairs_t[keep], pairs_s[keep]
+    return pairs_t, pairs_s

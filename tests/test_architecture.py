@@ -1,0 +1,190 @@
+"""The core's import graph: no cycles, and no module imports one from a higher layer.
+
+Imports inside functions count (they are dependencies too); those under ``if TYPE_CHECKING:``
+do not. A module missing from LAYERS is treated as the top layer: nothing below may import it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "jepa_framework"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+
+#: lower layers never import higher ones
+LAYERS: dict[int, set[str]] = {
+    0: {  # foundations: no knowledge of datasets, models or runs
+        "jepa_framework",
+        "errors",
+        "hookspecs",
+        "components",
+        "schedules",
+        "threads",
+        "seeds",
+        "distributed",
+        "windows",
+        "optim",
+        "progress",
+        "validators",
+        "safe_yaml",
+        "converter",
+        "overrides",
+        "problems",
+    },
+    1: {"registry", "plugins", "recipe"},  # plugin machinery and recipes
+    2: {  # data, model and the pieces they are made of
+        "data",
+        "observations",
+        "model",
+        "batches",
+        "diagnostics",
+        "render",
+        "checkpoint",
+        "evaluate.metrics",
+        "evaluate.ridge",
+        "evaluate.baselines",
+    },
+    3: {  # building, training, writing and evaluating
+        "assemble",
+        "train",
+        "artifacts",
+        "run",
+        "evaluate",
+        "evaluate.windows",
+        "evaluate.probes",
+        "evaluate.rollout",
+        "evaluate.plots",
+        "evaluate.report",
+        "evaluate.loading",
+    },
+    4: {"runner", "sweep", "launch"},  # orchestration
+    5: {"cli", "__main__", "scaffold", "testing"},  # the command line and its helpers
+}
+TOP = max(LAYERS) + 1
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) if parts else PACKAGE
+
+
+def layer(module: str) -> int:
+    return next((n for n, names in LAYERS.items() if module in names), TOP)
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports(path: Path, modules: set[str]) -> set[str]:
+    """Core modules that ``path`` imports (resolved to modules, relative ones included)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    return imports_in(path.read_text(encoding="utf-8"), name, package, modules)
+
+
+def imports_in(source: str, name: str, package: str, modules: set[str]) -> set[str]:
+    """Core modules that the source of module ``name`` (in ``package``) imports."""
+    found: set[str] = set()
+
+    def resolve(dotted: str) -> str | None:
+        if dotted == PACKAGE:
+            return PACKAGE
+        if not dotted.startswith(PACKAGE + "."):
+            return None
+        name = dotted[len(PACKAGE) + 1 :]
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or PACKAGE
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                target = resolve(alias.name)
+                if target:
+                    found.add(target)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = (PACKAGE + "." + package if package != PACKAGE else PACKAGE).split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:  # `from pkg import submodule` names a module
+                target = resolve(f"{base}.{alias.name}") or resolve(base)
+                if target:
+                    found.add(target)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    found.discard(name)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    files = sorted(ROOT.rglob("*.py"))
+    modules = {module_name(f) for f in files}
+    return {module_name(f): imports(f, modules) for f in files}
+
+
+def test_every_core_module_has_a_layer():
+    unplaced = sorted(m for m in graph() if layer(m) == TOP)
+    assert not unplaced, f"assign these modules a layer in LAYERS: {unplaced}"
+
+
+def test_no_module_imports_a_higher_layer():
+    upward = [
+        f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
+        for m, targets in graph().items()
+        for t in sorted(targets)
+        if layer(t) > layer(m)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_the_import_graph_has_no_cycle():
+    edges = graph()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles: list[list[str]] = []
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                walk(nxt, [*path, nxt])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state:
+            walk(start, [start])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from jepa_framework.evaluate import baselines as bl", {"evaluate.baselines"}),
+        ("from jepa_framework.errors import JepaError", {"errors"}),
+        ("import jepa_framework.model", {"model"}),
+        ("from . import metrics", {"evaluate.metrics"}),
+        ("if TYPE_CHECKING:\n    from jepa_framework.runner import x", set()),
+        ("def f():\n    from jepa_framework.runner import x", {"runner"}),
+    ],
+)
+def test_the_graph_reader_resolves_imports(source, expected):
+    modules = {"evaluate", "evaluate.baselines", "evaluate.metrics", "errors", "model", "runner"}
+    assert imports_in(source, "evaluate.probes", "evaluate", modules) == expected
