@@ -48,7 +48,7 @@ def bare(recipe_name: str, overrides: list[str], steps: int) -> dict:
     import torch
 
     from jepa_framework.batches import Clips
-    from jepa_framework.train import JEPAObjective, autocast
+    from jepa_framework.training import JEPAObjective, autocast
 
     recipe, built = build(recipe_name, overrides)
     history, k = recipe.data.history, recipe.objective.rollout_steps
@@ -89,7 +89,7 @@ def framework(recipe_name: str, overrides: list[str], steps: int) -> dict:
     import tempfile
 
     from jepa_framework.run import Run
-    from jepa_framework.train import Trainer
+    from jepa_framework.training import Trainer
 
     recipe, built = build(recipe_name, overrides)
     per_epoch = math.ceil(len(built.split.train) / recipe.train.batch_size)

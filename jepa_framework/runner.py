@@ -1,7 +1,7 @@
 """`jepa run`: the run lifecycle, and only that.
 
 Assemble the components (:mod:`~jepa_framework.assemble`), open the run directory and its log,
-start the observers, train (:mod:`~jepa_framework.train`), write the artifacts
+start the observers, train (:mod:`~jepa_framework.training`), write the artifacts
 (:mod:`~jepa_framework.artifacts`), evaluate, and tell the observers how it ended.
 """
 
@@ -33,7 +33,7 @@ from jepa_framework.distributed import barrier, broadcast_object, teardown
 from jepa_framework.recipe import Recipe, dump_recipe, load_recipe, unstructure_recipe
 from jepa_framework.run import Run, attach_log_file, new_run_dir
 from jepa_framework.seeds import derive_seed
-from jepa_framework.train import Trainer
+from jepa_framework.training import Trainer
 
 log = logging.getLogger("jepa_framework")
 

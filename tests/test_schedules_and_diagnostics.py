@@ -63,7 +63,7 @@ def test_the_decoder_phase_keeps_the_encoder_in_eval_mode():
     from torch import nn
 
     from jepa_framework.model import JEPA
-    from jepa_framework.train import DecoderObjective
+    from jepa_framework.training import DecoderObjective
 
     encoder = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4))
     model = JEPA(encoder, nn.Identity(), "ema", history=2)

@@ -29,7 +29,7 @@ def evaluate_run(run_dir: Path, host: Any = None) -> dict[str, Any]:
     """Rebuild a finished run from its directory and evaluate it."""
     from jepa_framework.evaluate.loading import load_run
     from jepa_framework.evaluate.report import evaluate as run_evaluation
-    from jepa_framework.train import jepa_plan
+    from jepa_framework.training import jepa_plan
 
     if host is None:
         from jepa_framework.plugins import host as make_host

@@ -13,8 +13,11 @@ from jepa_framework.errors import JepaError
 from jepa_framework.recipe import Recipe, load_recipe
 
 
-def load_run(run_dir: Path, host: Any = None) -> tuple[Recipe, Assembly]:
-    """The run's recipe and its components with trained weights (trackers are not built)."""
+def load_run(run_dir: Path, host: Any = None, device: str | None = None) -> tuple[Recipe, Assembly]:
+    """The run's recipe and its components with trained weights (trackers are not built).
+
+    ``device`` overrides the recipe's ``train.device`` (e.g. ``"cpu"`` for a run trained on GPU).
+    """
     if host is None:
         from jepa_framework.plugins import host as make_host
 
@@ -29,6 +32,9 @@ def load_run(run_dir: Path, host: Any = None) -> tuple[Recipe, Assembly]:
             f"`jepa run --resume {run_dir}`."
         )
     recipe, _ = load_recipe(str(run_dir / CONFIG_NAME), registries=host)
-    assembly = assemble(attrs.evolve(recipe, tracking=[]), host, trackers=False)
+    built = attrs.evolve(recipe, tracking=[])
+    if device is not None:
+        built = attrs.evolve(built, train=attrs.evolve(built.train, device=device))
+    assembly = assemble(built, host, trackers=False)
     load_models(assembly.model, assembly.decoder, run_dir)
     return recipe, assembly
