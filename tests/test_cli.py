@@ -108,3 +108,17 @@ def test_list_shows_components_with_their_plugin_and_defaults(capsys):
 def test_list_each_kind(kind, capsys):
     assert main(["list", kind]) == 0
     assert kind in capsys.readouterr().out
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error():
+    """`jepa list | head -1`: the reader has gone; no BrokenPipeError traceback, exit 0."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "from jepa_framework.cli import main; sys.exit(main(['list']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
