@@ -74,7 +74,6 @@ class ObservationSpace(Protocol):
 
     kind: str  # written to eval.json ("vector", "image", ...)
     metric: str  # what the VPT thresholds apply to, in words
-    vpt_key: str  # the curve (of those the scorer returns) the VPT thresholds apply to
     vpt_thresholds: tuple[float, ...]
     headline_threshold: float  # the threshold of the summary's VPT
     panels: tuple[Panel, ...]
@@ -117,7 +116,6 @@ class VectorObservations:
 
     kind: str = "vector"
     metric: str = "NRMSE"
-    vpt_key: str = "nrmse"
     vpt_thresholds: tuple[float, ...] = VPT_EPS
     headline_threshold: float = VPT_EPS[0]
     panels: tuple[Panel, ...] = (Panel("nrmse", "observation NRMSE", "NRMSE", True),)
@@ -180,7 +178,6 @@ class ImageObservations:
 
     kind: str = "image"
     metric: str = "relative pixel MSE"
-    vpt_key: str = "relative"
     vpt_thresholds: tuple[float, ...] = PIXEL_VPT_EPS
     headline_threshold: float = PIXEL_VPT_EPS[1]
     panels: tuple[Panel, ...] = (

@@ -316,10 +316,11 @@ def _band_lines(report: dict[str, Any]) -> list[str]:
     n = settings["trajectories"]
     share = settings.get("group_fractions", {})
     head = " | ".join(f"{b} ({round(share.get(b, 0) * n)} traj.)" for b in bands)
-    eps = report["forecast"]["headline_threshold"]
+    forecast = report["forecast"]
     lines = [
-        f"VPT({eps}) per band, {s.get('headline', {}).get('band', bands[0])} (the headline) "
-        "first: frames (Lyapunov times of that band; censored fraction)",
+        f"VPT per band, {s.get('headline', {}).get('band', bands[0])} (the headline) first, "
+        f"at {forecast['headline_threshold']} ({forecast['metric']}; probed positions at "
+        f"{VPT_EPS[0]} NRMSE): frames (Lyapunov times of that band; censored fraction)",
         "",
         f"| method | {head} |",
         "|---" * (len(bands) + 1) + "|",
