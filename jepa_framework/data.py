@@ -70,6 +70,8 @@ class DynamicsDataset:
     lyapunov_frames: ClassVar[float | None] = None
     #: seconds between frames, for reporting horizons in time
     frame_dt: ClassVar[float] = 0.05
+    #: the :meth:`trajectory_groups` entry that leads eval.json's summary (e.g. the chaotic band)
+    headline_group: ClassVar[str | None] = None
 
     def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
         self.params = params
@@ -122,6 +124,24 @@ class DynamicsDataset:
         Returns boolean masks [N] (e.g. energy bands of a chaotic system); none by default.
         """
         return {}
+
+    @property
+    def group_lyapunov_frames(self) -> dict[str, float | None]:
+        """Frames per Lyapunov time of each trajectory group (``None``: not chaotic there).
+
+        A group missing here uses :attr:`lyapunov_frames`; chaos often depends on the group
+        (a pendulum's energy band), so each band's VPT is measured in its own Lyapunov times.
+        """
+        return {}
+
+    def probe_positions(self, targets: torch.Tensor) -> torch.Tensor | None:
+        """Observed coordinates [..., C] from probe targets [..., P], or ``None`` (the default).
+
+        Lets a probed state be scored like a coordinate forecast (same NRMSE and normaliser),
+        so that forecasts from images and from coordinates mean the same thing. It must be
+        exact on true targets. Datasets that return ``None`` get no probed-position forecast.
+        """
+        return None
 
     def generate(self, n: int, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states."""

@@ -26,6 +26,17 @@ VptFn = Callable[[torch.Tensor, float], dict[str, Any]]
 
 
 @attrs.frozen
+class Group:
+    """Trajectories reported on their own (e.g. an energy band) and how their VPT is measured.
+
+    ``mask`` [N] selects them; ``vpt`` counts Lyapunov times with the group's own Lyapunov time.
+    """
+
+    mask: torch.Tensor
+    vpt: VptFn
+
+
+@attrs.frozen
 class Panel:
     """One panel of forecast_eval.png: the curve ``key`` of every method against the horizon."""
 
@@ -77,10 +88,8 @@ class ObservationSpace(Protocol):
         """
         ...
 
-    def summarise(
-        self, curves: Curves, vpt: VptFn, groups: dict[str, torch.Tensor]
-    ) -> dict[str, Any]:
-        """One method's JSON entry: mean curves and VPTs (``groups``: masks [N] to split by)."""
+    def summarise(self, curves: Curves, vpt: VptFn, groups: dict[str, Group]) -> dict[str, Any]:
+        """One method's JSON entry: mean curves and VPTs, also per group (:func:`vpt_by_group`)."""
         ...
 
     def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
@@ -92,14 +101,12 @@ def vpt_by_threshold(curves: torch.Tensor, thresholds, vpt: VptFn) -> dict[str, 
     return {str(eps): vpt(curves, eps) for eps in thresholds}
 
 
-def vpt_by_group(
-    curves: torch.Tensor, groups: dict[str, torch.Tensor], eps: float, vpt: VptFn
-) -> dict[str, Any]:
-    """VPT(eps) per named group of trajectories (e.g. energy bands)."""
+def vpt_by_group(curves: torch.Tensor, groups: dict[str, Group], eps: float) -> dict[str, Any]:
+    """VPT(eps) per named group of trajectories (e.g. energy bands), each in its own units."""
     return {
-        name: {"trajectories": int(m.sum()), **vpt(curves[m], eps)}
-        for name, m in groups.items()
-        if m.any()
+        name: {"trajectories": int(g.mask.sum()), **g.vpt(curves[g.mask], eps)}
+        for name, g in groups.items()
+        if g.mask.any()
     }
 
 
@@ -119,14 +126,12 @@ class VectorObservations:
         sigma = truth().flatten(0, 1).flatten(1).std(0).clamp_min(1e-8)
         return lambda pred, true: {"nrmse": nrmse(pred.flatten(2), true.flatten(2), sigma)}
 
-    def summarise(
-        self, curves: Curves, vpt: VptFn, groups: dict[str, torch.Tensor]
-    ) -> dict[str, Any]:
+    def summarise(self, curves: Curves, vpt: VptFn, groups: dict[str, Group]) -> dict[str, Any]:
         c = curves["nrmse"]
         return {
             "nrmse": c.mean(0).tolist(),
             "vpt": vpt_by_threshold(c, self.vpt_thresholds, vpt),
-            "groups": vpt_by_group(c, groups, self.headline_threshold, vpt),
+            "groups": vpt_by_group(c, groups, self.headline_threshold),
         }
 
     def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
@@ -189,15 +194,14 @@ class ImageObservations:
 
         return score
 
-    def summarise(
-        self, curves: Curves, vpt: VptFn, groups: dict[str, torch.Tensor]
-    ) -> dict[str, Any]:
-        mse = curves["mse"].mean(0)
+    def summarise(self, curves: Curves, vpt: VptFn, groups: dict[str, Group]) -> dict[str, Any]:
+        mse, relative = curves["mse"].mean(0), curves["relative"]
         return {
             "mse": mse.tolist(),
             "psnr": psnr(mse).tolist(),
-            "relative": curves["relative"].mean(0).tolist(),
-            "vpt": vpt_by_threshold(curves["relative"], self.vpt_thresholds, vpt),
+            "relative": relative.mean(0).tolist(),
+            "vpt": vpt_by_threshold(relative, self.vpt_thresholds, vpt),
+            "groups": vpt_by_group(relative, groups, self.headline_threshold),
         }
 
     def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:

@@ -175,6 +175,8 @@ class EvalSection:
     # frames of history for the linear AR baseline; 0 = data.history
     ar_order: int = field(default=0, validator=count(0, 10_000))
     baselines: bool = True  # train the supervised residual MLP baseline (same budget as JEPA)
+    # controls: a random frozen encoder with the recipe's predictor trained on its latents
+    controls: bool = True
     baseline_hidden_dim: int = field(default=256, validator=count(1, MAX_WIDTH))
 
 

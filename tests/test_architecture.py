@@ -55,6 +55,7 @@ LAYERS: dict[int, set[str]] = {
         "run",
         "evaluate",
         "evaluate.windows",
+        "evaluate.controls",
         "evaluate.probes",
         "evaluate.rollout",
         "evaluate.plots",

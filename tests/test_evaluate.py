@@ -124,6 +124,104 @@ def test_pendulum_probe_targets_are_sines_cosines_and_velocities(fresh_host):
     assert isinstance(dataset.observation_space, VectorObservations)
 
 
+# --- bands and probed positions ------------------------------------------------------------
+
+
+def test_each_energy_band_gets_its_own_vpt_and_lyapunov_times_headline_first(fresh_host):
+    from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
+
+    from jepa_framework.evaluate.report import trajectory_groups
+
+    dataset = PendulumDataset(PendulumParams(size=2, sequence_length=3, cache=False))
+    # at rest: hanging down (E = -29.4), both rods at 60 degrees (E = -14.7), upper rod up
+    # (E = 9.81 -> 0 < E <= 10), both rods up (E = 29.4 -> E > 10)
+    states = torch.tensor(
+        [
+            [0.0, 0.0, 0.0, 0.0],
+            [math.pi / 3, math.pi / 3, 0.0, 0.0],
+            [math.pi, 0.0, 0.0, 0.0],
+            [math.pi, math.pi, 0.0, 0.0],
+        ]
+    )
+    curves = torch.tensor(
+        [
+            [0.1, 0.1, 0.1, 0.1],  # never fails: censored
+            [0.1, 0.6, 0.1, 0.1],
+            [0.1, 0.1, 0.6, 0.6],
+            [0.1, 0.1, 0.1, 0.9],
+        ]
+    )
+    groups = trajectory_groups(dataset, states)
+    assert list(groups) == ["E>10", "0<E<=10", "E<=0"]  # the headline band first
+    assert [g.mask.tolist() for g in groups.values()] == [
+        [False, False, False, True],
+        [False, False, True, False],
+        [True, True, False, False],
+    ]
+    bands = VectorObservations().summarise({"nrmse": curves}, lambda c, e: {}, groups)["groups"]
+    assert bands["E>10"]["frames"] == 3 and bands["E>10"]["lyapunov_times"] == pytest.approx(3 / 14)
+    assert bands["0<E<=10"]["lyapunov_times"] == pytest.approx(2 / 17)
+    low = bands["E<=0"]
+    assert low["frames"] == 1  # the lower median of 4 and 1
+    assert low["censored"] == 0.5 and low["lyapunov_times"] is None
+    assert low["trajectories"] == 2
+
+
+def _tiny_pendulum():
+    from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
+
+    return PendulumDataset(
+        PendulumParams(size=64, sequence_length=6, start="prototype", cache=False)
+    )
+
+
+def test_probed_positions_are_exact_on_true_probe_targets(fresh_host):
+    from jepa_builtins.datasets.double_pendulum import positions
+
+    dataset = _tiny_pendulum()
+    targets, _ = dataset.probe_targets(dataset.states)
+    probed = dataset.probe_positions(targets)
+    assert torch.allclose(probed, dataset.observations, atol=1e-5)
+    assert torch.allclose(
+        probed, torch.from_numpy(positions(dataset.states.double().numpy())).float(), atol=1e-5
+    )
+    sigma = dataset.observations.flatten(0, 1).std(0)
+    assert nrmse(probed, dataset.observations, sigma).max() < 1e-4
+    # a reading off the unit circle (a probe's shrunk sin and cos) keeps the angle
+    assert torch.allclose(dataset.probe_positions(targets * 0.5), probed, atol=1e-5)
+
+
+class _LastFrame(torch.nn.Module):
+    """An encoder whose latent is the last frame's positions: a linear probe reads it exactly."""
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return windows[:, -1]
+
+
+def test_every_method_goes_through_the_same_probe(fresh_host):
+    """With an exact probe and an identity predictor (latent copy-last), the JEPA rollout, the
+    probe's copy-last, copy-last frames re-encoded and the true-state copy-last all agree, and
+    they equal the coordinate mode's copy-last: the same NRMSE and normaliser."""
+    from jepa_framework.evaluate.probes import Probes
+    from jepa_framework.evaluate.rollout import JepaForecast, held_out, score
+    from jepa_framework.model import JEPA
+
+    dataset = _tiny_pendulum()
+    targets, _ = dataset.probe_targets(dataset.states)
+    # sin and cos of the angles are linear in the positions: the probe is exact on them
+    probe = Ridge.fit(dataset.observations.flatten(0, 1), targets.flatten(0, 1), alpha=1e-9)
+    model = JEPA(_LastFrame(), torch.nn.Identity(), "online", history=2)
+    jepa = JepaForecast(model, torch.nn.Identity(), torch.device("cpu"))
+    held = held_out(dataset, 12, 2, 15, seed=3)
+    baselines = {"copy_last": bl.copy_last, "frames_held": bl.copy_last}
+    obs, state = score(dataset, held, jepa, Probes(probe, probe), baselines)
+    reference = obs["copy_last"]["nrmse"]  # the coordinate mode's copy-last
+    assert reference.min() > 0.01  # the pendulum moves
+    for name in ("jepa", "copy_last", "frames_held", "copy_last_true_state"):
+        assert torch.allclose(state[name], reference, atol=2e-3), name
+    assert torch.allclose(obs["jepa"]["nrmse"], reference, atol=1e-5)
+
+
 # --- end to end -------------------------------------------------------------------------------
 
 
@@ -141,8 +239,14 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", "residual_mlp"}
     assert len(methods["jepa"]["nrmse"]) == 30
     assert set(methods["jepa"]["vpt"]) == {"0.5", "0.3"}
-    assert set(methods["jepa"]["groups"]) <= {"E>10", "0<E<10", "E<0"}
+    assert set(methods["jepa"]["groups"]) <= {"E>10", "0<E<=10", "E<=0"}
     assert 1 <= report["summary"]["vpt"]["copy_last"] <= 30
+    _check_bands(report)
+    state = report["state_forecast"]["methods"]
+    # every method read through the same probe, the true-state copy-last beside them
+    assert set(state) == {*methods, "copy_last_true_state", "random_encoder"}
+    assert report["settings"]["random_encoder"]["optimizer_steps"] > 0
+    assert set(report["summary"]["probe_r2"]) >= {"omega1", "omega2"}
     probe = report["probe"]
     assert len(probe["r2"]) == 6 and probe["ahead"]["k"][0] == 0
     assert len(probe["ahead"]["r2_mean"]) == len(probe["ahead"]["k"]) > 1
@@ -155,11 +259,12 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     assert main(["eval", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "| jepa | 0.5 |" in out and "probe R²" in out
+    assert out.index("E>10") < out.index("0<E<=10") < out.index("all trajectories")
     again = json.loads((run_dir / "eval.json").read_text())
     assert again["summary"] == report["summary"]  # same weights, same held-out data
 
 
-def test_image_runs_get_pixel_metrics_and_a_probed_state_vpt(tmp_path):
+def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_control(tmp_path):
     run_dir = _run("pendulum_image", tmp_path, "data.dataset.image_size=16")
     report = json.loads((run_dir / "eval.json").read_text())
     forecast = report["forecast"]
@@ -167,8 +272,55 @@ def test_image_runs_get_pixel_metrics_and_a_probed_state_vpt(tmp_path):
     assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame"}
     jepa = forecast["methods"]["jepa"]
     assert set(jepa["vpt"]) == {"0.025", "0.5"} and len(jepa["psnr"]) == 30
-    assert set(report["state_forecast"]["methods"]) == {"jepa", "copy_last"}
     assert report["summary"]["vpt_threshold"] == 0.5
+    _check_bands(report)
+    # probed positions: the JEPA, the probe's copy-last, the pixel baselines re-encoded and
+    # probed, the random frozen encoder with a trained predictor, and the true-state reference
+    state = report["state_forecast"]["methods"]
+    assert set(state) == {
+        "jepa",
+        "copy_last",
+        "blank",
+        "mean_frame",
+        "random_encoder",
+        "copy_last_true_state",
+    }
+    assert len(state["random_encoder"]["nrmse"]) == 30
+    control = report["probe"]["random_encoder"]
+    assert control["ahead"]["r2_mean"][0] == pytest.approx(control["r2_mean"], abs=1e-5)
+    assert report["summary"]["headline"]["state_vpt"]["random_encoder"] >= 0
+
+
+def _check_bands(report: dict) -> None:
+    """The summary leads with the chaotic band; every band has its own Lyapunov times."""
+    settings, summary = report["settings"], report["summary"]
+    assert settings["start"] == "prototype"  # the pendulum recipes draw the prototype's starts
+    shares = settings["group_fractions"]
+    assert list(shares) == ["E>10", "0<E<=10", "E<=0"] and sum(shares.values()) == pytest.approx(1)
+    assert settings["group_lyapunov_frames"] == {"E>10": 14.0, "0<E<=10": 17.0, "E<=0": None}
+    assert next(iter(summary)) == "headline"
+    headline = summary["headline"]
+    assert headline["band"] == "E>10" and headline["threshold"] == summary["vpt_threshold"]
+    assert headline["trajectories"] == round(shares["E>10"] * settings["trajectories"]) > 0
+    for method, frames in headline["vpt"].items():
+        assert headline["lyapunov_times"][method] == pytest.approx(frames / 14)
+        assert 0 <= headline["censored"][method] <= 1
+    assert set(headline["state_vpt"]) >= {"jepa", "copy_last", "copy_last_true_state"}
+    for band, lyapunov in settings["group_lyapunov_frames"].items():
+        for entry in summary["bands"].get(band, {}).values():
+            assert set(entry) >= {"frames", "seconds", "lyapunov_times", "censored"}
+            assert entry["trajectories"] >= 1
+            expected = None if lyapunov is None else entry["frames"] / lyapunov
+            assert entry["lyapunov_times"] == (expected and pytest.approx(expected))
+    # a mix of bands has no one Lyapunov time
+    assert report["forecast"]["methods"]["jepa"]["vpt"]["0.5"]["lyapunov_times"] is None
+
+
+def test_eval_controls_can_be_switched_off(tmp_path):
+    run_dir = _run("pendulum", tmp_path, "eval.controls=false", "eval.baselines=false")
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert "random_encoder" not in report["state_forecast"]["methods"]
+    assert "ahead" not in report["probe"]["random_encoder"]
 
 
 def test_eval_can_be_disabled(tmp_path):

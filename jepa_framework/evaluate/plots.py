@@ -22,7 +22,7 @@ def _panel(ax, methods: dict[str, Any], key: str, title: str, ylabel: str, log: 
     for name, entry in methods.items():
         curve = entry.get(key)
         if curve:
-            style = "-" if name == "jepa" else "--"
+            style = "-" if name == "jepa" else ":" if name.endswith("true_state") else "--"
             ax.plot(
                 range(1, len(curve) + 1), curve, style, label=name, lw=2 if name == "jepa" else 1
             )
@@ -35,14 +35,17 @@ def _panel(ax, methods: dict[str, Any], key: str, title: str, ylabel: str, log: 
 
 def plot_forecast(report: dict[str, Any], panels: Sequence[Panel], path: Path) -> None:
     """The observation space's panels (e.g. NRMSE, or pixel error and PSNR) against the horizon
-    for every method, then the probed-state NRMSE."""
+    for every method, then the NRMSE of the probed positions (when the dataset has them)."""
     plt = _pyplot()
     forecast, state = report["forecast"], report["state_forecast"]
-    cols = len(panels) + 1
+    probed = bool(state["methods"])
+    cols = len(panels) + probed
     fig, axes = plt.subplots(1, cols, figsize=(5.5 * cols, 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=False):
         _panel(ax, forecast["methods"], panel.key, panel.title, panel.ylabel, panel.log)
-    _panel(axes[0, -1], state["methods"], "nrmse", "probed-state NRMSE", "NRMSE", True)
+    if probed:
+        title = "probed-position NRMSE"
+        _panel(axes[0, -1], state["methods"], "nrmse", title, "NRMSE", True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

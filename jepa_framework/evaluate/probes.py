@@ -4,7 +4,9 @@ The probe is a ridge regression fitted on windows of training trajectories and s
 held-out trajectories (split by trajectory, never by frame), over the training sequence length
 so that both come from the same distribution. Targets come from
 ``dataset.probe_targets`` (sin and cos of angles rather than raw angles). A randomly
-initialised encoder probed the same way is the control: what training adds over random features.
+initialised encoder probed the same way is the control: what training adds over random features;
+with a predictor trained on its latents (:mod:`jepa_framework.evaluate.controls`) it also gets
+the R²-over-k curve.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
+from jepa_framework.evaluate.controls import FrozenEncoderModel
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 from jepa_framework.evaluate.windows import encode_stored
 from jepa_framework.model import JEPA
@@ -54,9 +57,17 @@ def fit_probe(
     return Ridge.fit(z, train.targets[:, history - 1])
 
 
+@attrs.frozen
+class Probes:
+    """The fitted probes: of the trained encoder, and of the randomly initialised one."""
+
+    jepa: Ridge
+    random_encoder: Ridge
+
+
 @torch.no_grad()
 def probe_ahead(
-    model: JEPA, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, device
+    model: JEPA | FrozenEncoderModel, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, device
 ) -> torch.Tensor:
     """R² [K + 1, P] of the probe on latents predicted k = 0..K steps ahead of each context.
 
@@ -78,6 +89,14 @@ def probe_ahead(
     )
 
 
+def _ahead_report(ahead: torch.Tensor, names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "k": list(range(ahead.shape[0])),
+        "r2_mean": ahead.mean(1).tolist(),
+        "r2": {name: ahead[:, i].tolist() for i, name in enumerate(names)},
+    }
+
+
 def probe_study(
     model: JEPA,
     random_encoder: nn.Module,
@@ -88,12 +107,14 @@ def probe_study(
     samples: int,
     seed: int,
     device: torch.device,
-) -> tuple[dict[str, Any], Ridge]:
+    control: FrozenEncoderModel | None = None,
+) -> tuple[dict[str, Any], Probes]:
     """Probe R² per variable (trained and random encoder) and the R²-over-k curve.
 
     Fitted on windows of the training trajectories ``train_idx``, scored on ``test`` (stored
-    observations [N, T, *stored], states [N, T, S]) of held-out trajectories. Returns the
-    JSON-ready report and the fitted probe (reused to decode rolled-out latents).
+    observations [N, T, *stored], states [N, T, S]) of held-out trajectories. ``control`` (the
+    random encoder with a trained predictor) adds the random encoder's R²-over-k curve. Returns
+    the JSON-ready report and the fitted probes (reused to read rolled-out latents).
     """
     history = model.history
     frames = test[0].shape[1]
@@ -108,20 +129,20 @@ def probe_study(
     random_probe = fit_probe(random_encoder, dataset, train, history, device)
     z_random = encode_stored(random_encoder, dataset, test_set.clips[:, :history], device)
     random_r2 = r2_scores(random_probe.predict(z_random), test_set.targets[:, history - 1])
+    random_report: dict[str, Any] = {
+        "r2": dict(zip(names, random_r2.tolist(), strict=True)),
+        "r2_mean": float(random_r2.mean()),
+    }
+    if control is not None:
+        control_ahead = probe_ahead(control, random_probe, dataset, test_set, device)
+        random_report["ahead"] = _ahead_report(control_ahead, names)
     report = {
         "names": list(names),
         "train_windows": len(train.clips),
         "test_windows": len(test_set.clips),
         "r2": dict(zip(names, ahead[0].tolist(), strict=True)),
         "r2_mean": float(ahead[0].mean()),
-        "random_encoder": {
-            "r2": dict(zip(names, random_r2.tolist(), strict=True)),
-            "r2_mean": float(random_r2.mean()),
-        },
-        "ahead": {
-            "k": list(range(steps + 1)),
-            "r2_mean": ahead.mean(1).tolist(),
-            "r2": {name: ahead[:, i].tolist() for i, name in enumerate(names)},
-        },
+        "random_encoder": random_report,
+        "ahead": _ahead_report(ahead, names),
     }
-    return report, probe
+    return report, Probes(probe, random_probe)

@@ -8,19 +8,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
 from jepa_framework.artifacts import write_json
-from jepa_framework.assemble import Assembly, random_encoder
+from jepa_framework.assemble import Assembly, build, random_encoder, shapes_of
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate.controls import ControlBudget, FrozenEncoderModel, train_control
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
 from jepa_framework.evaluate.plots import plot_forecast, plot_probe
 from jepa_framework.evaluate.probes import probe_study
-from jepa_framework.evaluate.rollout import JepaForecast, held_out, score
+from jepa_framework.evaluate.rollout import TRUE_STATE_REFERENCE, JepaForecast, held_out, score
 from jepa_framework.observations import (
     BaselineInputs,
     Curves,
+    Group,
     ObservationSpace,
     VptFn,
     vpt_by_group,
@@ -28,6 +31,7 @@ from jepa_framework.observations import (
 )
 from jepa_framework.optim import StepPlan
 from jepa_framework.recipe import Recipe
+from jepa_framework.seeds import derive_seed
 
 log = logging.getLogger("jepa_framework")
 
@@ -58,16 +62,36 @@ def make_baselines(
     return dataset.observation_space.baselines(inputs)
 
 
-def _vpt_fn(dataset: DynamicsDataset) -> VptFn:
-    return lambda curves, eps: vpt(curves, eps, dataset.frame_dt, dataset.lyapunov_frames)
+def _vpt_fn(dataset: DynamicsDataset, lyapunov_frames: float | None) -> VptFn:
+    return lambda curves, eps: vpt(curves, eps, dataset.frame_dt, lyapunov_frames)
+
+
+def _all_trajectories_lyapunov(dataset: DynamicsDataset) -> float | None:
+    """The Lyapunov time of VPTs over all trajectories: none when it differs by group (a mix
+    of energy bands has no one Lyapunov time; each band is reported in its own)."""
+    return None if dataset.group_lyapunov_frames else dataset.lyapunov_frames
+
+
+def trajectory_groups(dataset: DynamicsDataset, initial: torch.Tensor) -> dict[str, Group]:
+    """The dataset's groups of held-out trajectories (states [N, S] at the forecast's start),
+    the headline group first, each measured in its own Lyapunov times."""
+    masks = dataset.trajectory_groups(initial)
+    own = dataset.group_lyapunov_frames
+    headline = dataset.headline_group
+    order = sorted(masks, key=lambda name: name != headline)  # stable: the rest keep their order
+    return {
+        name: Group(masks[name], _vpt_fn(dataset, own.get(name, dataset.lyapunov_frames)))
+        for name in order
+    }
 
 
 def summarise_forecast(
-    curves: dict[str, Curves], dataset: DynamicsDataset, masks: dict
+    curves: dict[str, Curves], dataset: DynamicsDataset, groups: dict[str, Group]
 ) -> dict[str, Any]:
     """Mean curves and VPTs per method, as the dataset's observation space summarises them."""
     space: ObservationSpace = dataset.observation_space
-    methods = {name: space.summarise(c, _vpt_fn(dataset), masks) for name, c in curves.items()}
+    vpt_of = _vpt_fn(dataset, _all_trajectories_lyapunov(dataset))
+    methods = {name: space.summarise(c, vpt_of, groups) for name, c in curves.items()}
     return {
         "kind": space.kind,
         "metric": space.metric,
@@ -76,12 +100,83 @@ def summarise_forecast(
     }
 
 
+def summarise_state(
+    curves: dict[str, torch.Tensor], dataset: DynamicsDataset, groups: dict[str, Group]
+) -> dict[str, Any]:
+    """The probed-position forecast's curves and VPTs per method (threshold 0.5 per group)."""
+    vpt_of = _vpt_fn(dataset, _all_trajectories_lyapunov(dataset))
+    return {
+        "metric": "NRMSE of the positions implied by the linear state probe's readings, "
+        "normalised by the std of the true positions over the test set (as coordinate forecasts)",
+        "reference": TRUE_STATE_REFERENCE,
+        "methods": {
+            name: {
+                "nrmse": c.mean(0).tolist(),
+                "vpt": vpt_by_threshold(c, VPT_EPS, vpt_of),
+                "groups": vpt_by_group(c, groups, VPT_EPS[0]),
+            }
+            for name, c in curves.items()
+        },
+    }
+
+
+def has_probe_positions(dataset: DynamicsDataset) -> bool:
+    targets, _ = dataset.probe_targets(dataset.states[:1, :1])
+    return dataset.probe_positions(targets) is not None
+
+
+def make_control(
+    recipe: Recipe, host: Any, assembly: Assembly, encoder: torch.nn.Module, plan: StepPlan
+) -> tuple[FrozenEncoderModel, dict[str, Any]]:
+    """The random frozen encoder with the recipe's predictor trained on its latents."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(recipe.seed, "random_encoder_predictor"))
+        shapes = shapes_of(recipe, assembly.dataset)
+        predictor = build(host, recipe.model.predictor, shapes).to(assembly.device)
+    cfg = recipe.train
+    budget = ControlBudget(
+        plan=plan,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        grad_clip=cfg.grad_clip,
+        rollout_steps=recipe.objective.rollout_steps,
+        seed=derive_seed(recipe.seed, "random_encoder_batches"),
+    )
+    return train_control(
+        encoder,
+        predictor,
+        assembly.dataset,
+        assembly.split.train,
+        recipe.data.history,
+        budget,
+        assembly.device,
+    )
+
+
+def _dataset_settings(recipe: Recipe, dataset: DynamicsDataset, groups: dict[str, Group]):
+    """What the held-out trajectories are: the dataset's parameters (its start distribution)
+    and the share of each group (e.g. the energy mix)."""
+    params = {k: v for k, v in attrs.asdict(dataset.params).items() if k != "cache"}
+    out: dict[str, Any] = {"dataset": {"name": recipe.data.dataset.name, **params}}
+    if "start" in params:
+        out["start"] = params["start"]
+    if groups:
+        n = max(1, len(next(iter(groups.values())).mask))
+        out["headline_group"] = dataset.headline_group
+        out["group_fractions"] = {k: float(g.mask.sum()) / n for k, g in groups.items()}
+        own = dataset.group_lyapunov_frames
+        out["group_lyapunov_frames"] = {k: own.get(k, dataset.lyapunov_frames) for k in groups}
+    return out
+
+
 def evaluate(
     recipe: Recipe, assembly: Assembly, run_dir: Path, host: Any, plan: StepPlan
 ) -> dict[str, Any]:
     """Evaluate a trained run; writes eval.json, forecast_eval.png and probe_r2.png.
 
-    ``plan`` is the JEPA phase's step plan: the supervised baseline gets the same budget.
+    ``plan`` is the JEPA phase's step plan: the supervised baseline and the random-encoder
+    control get the same budget.
     """
     started = time.perf_counter()
     cfg, dataset, device = recipe.eval, assembly.dataset, assembly.device
@@ -89,14 +184,17 @@ def evaluate(
     history = model.history
     model.eval()
     train_idx = assembly.split.train
-    vpt_of = _vpt_fn(dataset)
     context = max(history, cfg.ar_order)
     n = min(cfg.trajectories, len(dataset))
     held = held_out(dataset, n, context, cfg.horizon, cfg.seed)
     frames = min(dataset.sequence_length, held.stored.shape[1])
-    probe_report, probe = probe_study(
+    rnd = random_encoder(recipe, host, assembly)
+    control, control_note = None, None
+    if cfg.controls and has_probe_positions(dataset):
+        control, control_note = make_control(recipe, host, assembly, rnd, plan)
+    probe_report, probes = probe_study(
         model,
-        random_encoder(recipe, host, assembly),
+        rnd,
         dataset,
         train_idx,
         (held.stored[:, :frames], held.states[:, :frames]),
@@ -104,11 +202,12 @@ def evaluate(
         cfg.probe_samples,
         recipe.seed,
         device,
+        control=control,
     )
     methods, notes = make_baselines(recipe, dataset, train_idx, context, plan)
     jepa = JepaForecast(model, assembly.decoder, device)
-    obs_curves, state_curves = score(dataset, held, jepa, probe, methods)
-    masks = dataset.trajectory_groups(held.states[:, context - 1])
+    obs_curves, state_curves = score(dataset, held, jepa, probes, methods, control)
+    groups = trajectory_groups(dataset, held.states[:, context - 1])
     report = {
         "run": str(run_dir),
         "settings": {
@@ -119,26 +218,17 @@ def evaluate(
             "seed": cfg.seed,
             "frame_dt": dataset.frame_dt,
             "lyapunov_frames": dataset.lyapunov_frames,
-            "vpt": "median over trajectories of the first horizon whose error exceeds eps "
-            "(the horizon itself when it never does; see 'censored')",
+            **_dataset_settings(recipe, dataset, groups),
+            "vpt": "median over trajectories of the number of leading frames whose error stays "
+            "at or below eps (the horizon itself when it never exceeds eps; see 'censored')",
             **notes,
+            **({"random_encoder": control_note} if control_note else {}),
         },
         "probe": probe_report,
-        "forecast": summarise_forecast(obs_curves, dataset, masks),
-        "state_forecast": {
-            "metric": "NRMSE of probe targets decoded from rolled-out latents",
-            "targets": probe_report["names"],
-            "methods": {
-                name: {
-                    "nrmse": c.mean(0).tolist(),
-                    "vpt": vpt_by_threshold(c, VPT_EPS, vpt_of),
-                    "groups": vpt_by_group(c, masks, VPT_EPS[0], vpt_of),
-                }
-                for name, c in state_curves.items()
-            },
-        },
+        "forecast": summarise_forecast(obs_curves, dataset, groups),
+        "state_forecast": summarise_state(state_curves, dataset, groups),
     }
-    report["summary"] = summary(report)
+    report["summary"] = summary(report, dataset.headline_group)
     report["eval_seconds"] = time.perf_counter() - started
     write_json(run_dir / "eval.json", report)
     plot_forecast(report, dataset.observation_space.panels, run_dir / "forecast_eval.png")
@@ -152,31 +242,105 @@ def evaluate(
     return report
 
 
-def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """Headline numbers: probe R², and VPT (frames) of every method at the main threshold."""
-    forecast = report["forecast"]
+def _band_table(methods: dict[str, Any], band: str) -> dict[str, Any]:
+    """{method: {frames, seconds, lyapunov_times, censored, trajectories}} of one group."""
+    return {m: e["groups"][band] for m, e in methods.items() if band in e.get("groups", {})}
+
+
+def _bands(methods: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    return {band: _band_table(methods, band) for band in order}
+
+
+def summary(report: dict[str, Any], headline_group: str | None = None) -> dict[str, Any]:
+    """Headline numbers, the headline group (the chaotic band) first.
+
+    ``headline``: VPT of every method in the headline group (frames, seconds, Lyapunov times,
+    censored fraction; also of the probed positions); ``bands``/``state_bands``: every group's
+    own numbers; then probe R² and the VPT over all trajectories (frames).
+    """
+    forecast, state = report["forecast"], report["state_forecast"]["methods"]
     eps = str(forecast["headline_threshold"])
-    state_methods = report["state_forecast"]["methods"]
-    return {
-        "probe_r2_mean": report["probe"]["r2_mean"],
-        "random_probe_r2_mean": report["probe"]["random_encoder"]["r2_mean"],
-        "vpt_threshold": forecast["headline_threshold"],
-        "vpt": {m: e["vpt"][eps]["frames"] for m, e in forecast["methods"].items()},
-        "state_vpt": {m: e["vpt"]["0.5"]["frames"] for m, e in state_methods.items()},
-    }
+    methods = forecast["methods"]
+    order = list(report["settings"].get("group_fractions", {}))
+    out: dict[str, Any] = {}
+    if headline_group is not None and headline_group in order:
+        obs, probed = _band_table(methods, headline_group), _band_table(state, headline_group)
+        count = next(iter(obs.values()), {}).get("trajectories", 0)
+        out["headline"] = {
+            "band": headline_group,
+            "threshold": forecast["headline_threshold"],
+            "trajectories": count,
+            "vpt": {m: v["frames"] for m, v in obs.items()},
+            "seconds": {m: v["seconds"] for m, v in obs.items()},
+            "lyapunov_times": {m: v["lyapunov_times"] for m, v in obs.items()},
+            "censored": {m: v["censored"] for m, v in obs.items()},
+            "state_vpt": {m: v["frames"] for m, v in probed.items()},
+            "state_lyapunov_times": {m: v["lyapunov_times"] for m, v in probed.items()},
+            "state_censored": {m: v["censored"] for m, v in probed.items()},
+        }
+    if order:
+        out["bands"] = _bands(methods, order)
+        out["state_bands"] = _bands(state, order)
+    out.update(
+        {
+            "probe_r2_mean": report["probe"]["r2_mean"],
+            "random_probe_r2_mean": report["probe"]["random_encoder"]["r2_mean"],
+            "probe_r2": report["probe"]["r2"],
+            "vpt_threshold": forecast["headline_threshold"],
+            "vpt": {m: e["vpt"][eps]["frames"] for m, e in methods.items()},
+            "state_vpt": {m: e["vpt"][str(VPT_EPS[0])]["frames"] for m, e in state.items()},
+        }
+    )
+    return out
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
-def format_summary(report: dict[str, Any]) -> str:
-    """A Markdown table: VPT per method (frames, seconds, Lyapunov times) and probe R²."""
+def _cell(v: dict[str, Any] | None) -> str:
+    """'frames (Lyapunov times; censored)' of one VPT record."""
+    if not v:
+        return "—"
+    lyap = "" if v.get("lyapunov_times") is None else f"{_fmt(v['lyapunov_times'], 2)} Lt; "
+    return f"{_fmt(v['frames'])} ({lyap}{_fmt(v['censored'], 2)} cens.)"
+
+
+def _band_lines(report: dict[str, Any]) -> list[str]:
+    """Per-band VPT table, headline band first: frames (Lyapunov times; censored fraction)."""
+    s = report["summary"]
+    bands = list(s.get("bands", {}))
+    if not bands:
+        return []
+    settings = report["settings"]
+    n = settings["trajectories"]
+    share = settings.get("group_fractions", {})
+    head = " | ".join(f"{b} ({round(share.get(b, 0) * n)} traj.)" for b in bands)
     forecast = report["forecast"]
     lines = [
-        f"probe R² (mean over {', '.join(report['probe']['names'])}): "
-        f"{report['probe']['r2_mean']:.3f}; random encoder: "
-        f"{report['probe']['random_encoder']['r2_mean']:.3f}",
+        f"VPT per band, {s.get('headline', {}).get('band', bands[0])} (the headline) first, "
+        f"at {forecast['headline_threshold']} ({forecast['metric']}; probed positions at "
+        f"{VPT_EPS[0]} NRMSE): frames (Lyapunov times of that band; censored fraction)",
+        "",
+        f"| method | {head} |",
+        "|---" * (len(bands) + 1) + "|",
+    ]
+    for kind, table in (("", s["bands"]), (" (probed positions)", s.get("state_bands", {}))):
+        names = list(dict.fromkeys(m for b in bands for m in table.get(b, {})))
+        for m in names:
+            cells = " | ".join(_cell(table.get(b, {}).get(m)) for b in bands)
+            lines.append(f"| {m}{kind} | {cells} |")
+    return [*lines, ""]
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    """Markdown: the per-band VPT (headline band first), then VPT over all trajectories per
+    method (frames, seconds, Lyapunov times, censored) and probe R² per variable."""
+    forecast = report["forecast"]
+    probe = report["probe"]
+    lines = _band_lines(report)
+    lines += [
+        "all trajectories:",
         "",
         f"| method | {forecast['metric']} VPT | frames | seconds | Lyapunov times | censored |",
         "|---|---|---|---|---|---|",
@@ -188,9 +352,15 @@ def format_summary(report: dict[str, Any]) -> str:
                 f"{_fmt(v['lyapunov_times'])} | {_fmt(v['censored'], 2)} |"
             )
     for name, entry in report["state_forecast"]["methods"].items():
-        v = entry["vpt"]["0.5"]
+        v = entry["vpt"][str(VPT_EPS[0])]
         lines.append(
-            f"| {name} (probed state) | 0.5 | {_fmt(v['frames'])} | {_fmt(v['seconds'])} | "
-            f"{_fmt(v['lyapunov_times'])} | {_fmt(v['censored'], 2)} |"
+            f"| {name} (probed positions) | {VPT_EPS[0]} | {_fmt(v['frames'])} | "
+            f"{_fmt(v['seconds'])} | {_fmt(v['lyapunov_times'])} | {_fmt(v['censored'], 2)} |"
         )
+    per_var = ", ".join(f"{k} {v:.2f}" for k, v in probe["r2"].items())
+    lines += [
+        "",
+        f"probe R²: mean {probe['r2_mean']:.3f} ({per_var}); random encoder: "
+        f"{probe['random_encoder']['r2_mean']:.3f}",
+    ]
     return "\n".join(lines)

@@ -1,9 +1,11 @@
 """Forecasts on fresh held-out trajectories, scored per horizon for every method.
 
 The JEPA forecast encodes the context, applies ``model.rollout`` (the same function training
-uses) and decodes each rolled-out latent with the trained decoder; the probed-state forecast
-maps the same latents through the linear state probe instead. Work is done in chunks of
-trajectories so image forecasts never hold every frame in memory.
+uses) and decodes each rolled-out latent with the trained decoder. The probed-position forecast
+(for datasets with ``probe_positions``) reads states through the linear state probe instead and
+scores the positions they imply, with the NRMSE and normaliser of coordinate forecasts; every
+method goes through the same probe (docs/evaluation.md). Work is done in chunks of trajectories
+so image forecasts never hold every frame in memory.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from torch import nn
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate.baselines import Forecaster
+from jepa_framework.evaluate.controls import FrozenEncoderModel
 from jepa_framework.evaluate.metrics import nrmse
-from jepa_framework.evaluate.ridge import Ridge
+from jepa_framework.evaluate.probes import Probes
+from jepa_framework.evaluate.windows import encode_windows, trailing_windows
 from jepa_framework.model import JEPA
 from jepa_framework.observations import Curves
 
@@ -60,6 +64,12 @@ class JepaForecast:
         return self.model.rollout(z, steps).movedim(0, 1).float()
 
     @torch.no_grad()
+    def context_latent(self, context: torch.Tensor) -> torch.Tensor:
+        """The encoder's latent of the last context window: [B, C, *obs] -> [B, D] on the CPU."""
+        self.model.eval()
+        return self.model.encode_context(context.to(self.device)).float().cpu()
+
+    @torch.no_grad()
     def decode(self, latents: torch.Tensor, obs_shape: tuple[int, ...]) -> torch.Tensor:
         """Latents [B, K, D] -> decoded frames [B, K, *obs] on the CPU."""
         self.decoder.eval()
@@ -74,42 +84,84 @@ def _sigma(values: torch.Tensor) -> torch.Tensor:
     return values.flatten(0, 1).std(0).clamp_min(1e-8)
 
 
+#: the probed forecast that holds the true last context state (a reference, not a method)
+TRUE_STATE_REFERENCE = "copy_last_true_state"
+
+
 def score(
     dataset: DynamicsDataset,
     held: HeldOut,
     jepa: JepaForecast,
-    probe: Ridge,
+    probes: Probes,
     baselines: Mapping[str, Forecaster],
+    control: FrozenEncoderModel | None = None,
     chunk: int = 32,
 ) -> tuple[dict[str, Curves], dict[str, torch.Tensor]]:
     """Per-trajectory error curves [N, H] for every method.
 
-    Returns (observation-space curves, probed-state NRMSE curves). Which observation curves
-    (NRMSE, pixel errors, ...) is the dataset's ``observation_space``'s choice. The state
-    curves compare the probed JEPA rollout with copying the true last state.
+    Returns (observation-space curves, probed-position NRMSE curves). Which observation curves
+    (NRMSE, pixel errors, ...) is the dataset's ``observation_space``'s choice. The probed
+    curves (empty when the dataset has no ``probe_positions``) read every method through the
+    JEPA's probe: its latent rollout; ``copy_last``, the probe's reading of the last context
+    window held; every other forecaster's frames re-encoded in windows of ``history`` frames;
+    and the ``control``'s rollout through its own probe. ``copy_last_true_state`` holds the true
+    last context positions.
     """
     c, horizon = held.context, held.horizon
     targets, _ = dataset.probe_targets(held.states)  # [N, C + H, P]
-    state_sigma = _sigma(targets[:, c:])
+    true_positions = dataset.probe_positions(targets)  # [N, C + H, X] or None
+    sigma = None if true_positions is None else _sigma(true_positions[:, c:])
     scorer = dataset.observation_space.scorer(lambda: dataset.to_float(held.stored[:, c:]))
+    history = jepa.model.history
     obs: dict[str, dict[str, list[torch.Tensor]]] = {}
-    state: dict[str, list[torch.Tensor]] = {"jepa": [], "copy_last": []}
+    state: dict[str, list[torch.Tensor]] = {}
 
     def add(name: str, pred: torch.Tensor, truth: torch.Tensor) -> None:
         curves = obs.setdefault(name, {})
         for key, curve in scorer(pred, truth).items():
             curves.setdefault(key, []).append(curve)
 
+    def probed(readings: torch.Tensor) -> torch.Tensor:
+        """Probe readings [B, K, P] -> positions [B, K, X]."""
+        positions = dataset.probe_positions(readings)
+        assert positions is not None
+        return positions
+
+    def reencoded(context: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """A forecaster's frames [B, H, *obs] -> the JEPA probe's readings [B, H, P]."""
+        windows = trailing_windows(context, frames, history)
+        z = encode_windows(jepa.model.encoder, windows.flatten(0, 1), jepa.device)
+        return probes.jepa.predict(z).view(*frames.shape[:2], -1)
+
     for i in range(0, held.stored.shape[0], chunk):
         clip = dataset.to_float(held.stored[i : i + chunk])
         context, truth = clip[:, :c], clip[:, c:]
         z = jepa.latents(context, horizon)
         add("jepa", jepa.decode(z, tuple(dataset.obs_shape)), truth)
-        for name, forecast in baselines.items():
-            add(name, forecast(context, horizon), truth)
-        t = targets[i : i + chunk]
-        state["jepa"].append(nrmse(probe.predict(z.cpu()), t[:, c:], state_sigma))
-        last = t[:, c - 1 : c].expand(-1, horizon, -1)
-        state["copy_last"].append(nrmse(last, t[:, c:], state_sigma))
+        forecasts = {name: forecast(context, horizon) for name, forecast in baselines.items()}
+        for name, frames in forecasts.items():
+            add(name, frames, truth)
+        if true_positions is None or sigma is None:
+            continue
+        pos = true_positions[i : i + chunk]
+        truth_pos = pos[:, c:]
+        readings = {
+            "jepa": probes.jepa.predict(z.cpu()),
+            "copy_last": probes.jepa.predict(jepa.context_latent(context))[:, None],
+        }
+        for name, frames in forecasts.items():
+            if name != "copy_last":  # copy-last is the probe's reading of the context, held
+                readings[name] = reencoded(context, frames)
+        if control is not None:
+            with torch.no_grad():
+                zc = control.encode_context(context.to(jepa.device))
+                rolled = control.rollout(zc, horizon).movedim(0, 1).float().cpu()
+            readings["random_encoder"] = probes.random_encoder.predict(rolled)
+        for name, r in readings.items():
+            state.setdefault(name, []).append(
+                nrmse(probed(r).expand_as(truth_pos), truth_pos, sigma)
+            )
+        held_true = pos[:, c - 1 : c].expand_as(truth_pos)
+        state.setdefault(TRUE_STATE_REFERENCE, []).append(nrmse(held_true, truth_pos, sigma))
     obs_curves = {m: {k: torch.cat(v) for k, v in d.items()} for m, d in obs.items()}
     return obs_curves, {m: torch.cat(v) for m, v in state.items()}

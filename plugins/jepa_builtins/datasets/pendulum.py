@@ -19,6 +19,12 @@ PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", 
 #: Lyapunov time of high-energy (E > 10 J) starts, in seconds (measured: ~14 frames of 0.05 s;
 #: see docs/evaluation.md)
 LYAPUNOV_TIME_S = 0.7
+#: energy bands of the starting state, the chaotic one (the headline) first
+HEADLINE_BAND = "E>10"
+#: Lyapunov time of each band in seconds: the error e-folding time that
+#: benchmarks/bench_predictability.py measures (14 and 17 frames of 0.05 s); E <= 0 is
+#: near-regular, so it has none
+BAND_LYAPUNOV_S: dict[str, float | None] = {"E>10": LYAPUNOV_TIME_S, "0<E<=10": 0.85, "E<=0": None}
 #: how starting states are drawn (docs/evaluation.md gives the energy mix of each)
 START_DISTRIBUTIONS = ("box", "prototype")
 ROD_COLOUR = (200, 200, 200)
@@ -59,10 +65,26 @@ def pendulum_probe_targets(states: torch.Tensor) -> tuple[torch.Tensor, tuple[st
     return torch.cat([targets, w], dim=-1), PENDULUM_PROBE_NAMES
 
 
+def pendulum_probe_positions(targets: torch.Tensor) -> torch.Tensor:
+    """Probe targets [..., 6] -> bob positions [..., 4] = (x1, y1, x2, y2).
+
+    Each angle comes from its (sin, cos) pair through atan2, so a probe's reading that is off
+    the unit circle still gives a point on it; on true targets this is exact.
+    """
+    th1 = torch.atan2(targets[..., 0], targets[..., 1])
+    th2 = torch.atan2(targets[..., 2], targets[..., 3])
+    x1, y1 = th1.sin(), -th1.cos()
+    return torch.stack([x1, y1, x1 + th2.sin(), y1 - th2.cos()], dim=-1)
+
+
 class PendulumTiming:
-    """Frame spacing and Lyapunov time follow ``params.dt`` (mixin for both pendulum datasets)."""
+    """Frame spacing, Lyapunov times, energy bands and probe targets of both pendulum datasets.
+
+    Frame spacing and Lyapunov times follow ``params.dt``.
+    """
 
     params: PendulumParams
+    headline_group = HEADLINE_BAND
 
     @property
     def frame_dt(self) -> float:  # type: ignore[override]
@@ -72,13 +94,28 @@ class PendulumTiming:
     def lyapunov_frames(self) -> float:  # type: ignore[override]
         return round(LYAPUNOV_TIME_S / self.params.dt, 9)  # 14.0, not 13.999999999999998
 
+    @property
+    def group_lyapunov_frames(self) -> dict[str, float | None]:
+        return {
+            band: None if seconds is None else round(seconds / self.params.dt, 9)
+            for band, seconds in BAND_LYAPUNOV_S.items()
+        }
+
     def probe_targets(self, states: torch.Tensor) -> tuple[torch.Tensor, tuple[str, ...]]:
         return pendulum_probe_targets(states)
 
+    def probe_positions(self, targets: torch.Tensor) -> torch.Tensor:
+        return pendulum_probe_positions(targets)
+
     def trajectory_groups(self, states: torch.Tensor) -> dict[str, torch.Tensor]:
         """Energy bands of the starts [N, 4]: chaos (and so the reachable horizon) depends on E."""
-        e = torch.from_numpy(energy(*states.double().numpy().T))
-        return {"E>10": e > 10, "0<E<10": (e > 0) & (e <= 10), "E<0": e <= 0}
+        return energy_bands(states)
+
+
+def energy_bands(states: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Masks [N] of the bands E > 10, 0 < E <= 10 and E <= 0 of states [N, 4], chaotic first."""
+    e = torch.from_numpy(energy(*states.double().numpy().T))
+    return {"E>10": e > 10, "0<E<=10": (e > 0) & (e <= 10), "E<=0": e <= 0}
 
 
 class PendulumDataset(PendulumTiming, VectorDataset):

@@ -1,0 +1,139 @@
+"""The control "random frozen encoder + trained predictor" (``random_encoder`` in eval.json).
+
+It separates what JEPA training of the encoder adds from what a trained predictor can do on any
+features: the recipe's encoder, randomly initialised (the one the probe control uses) and
+frozen; the recipe's predictor trained on its latents with the JEPA phase's budget (its
+:class:`~jepa_framework.optim.StepPlan`, batch size, learning rate, weight decay, gradient
+clipping and the multi-step latent loss over ``objective.rollout_steps``), through the same
+:class:`~jepa_framework.optim.Optimisation`. The latents are standardised first (random
+features have arbitrary scales); the control is then read through its own linear probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from jepa_framework.data import DynamicsDataset
+from jepa_framework.evaluate.windows import encode_stored
+from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.windows import every_window, gather_windows
+
+
+class FrozenEncoderModel(nn.Module):
+    """A frozen encoder and a predictor stepping its standardised latents.
+
+    Offers what evaluation asks of a JEPA: ``history``, ``encoder``, ``encode_context`` and
+    ``rollout`` (in the encoder's own latent space, so its probe reads the rollout directly).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        predictor: nn.Module,
+        history: int,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder.requires_grad_(False)
+        self.predictor = predictor
+        self.history = history
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def encode_context(self, frames: torch.Tensor) -> torch.Tensor:
+        """The last ``history`` frames of frames [B, >= H, *obs] -> [B, D]."""
+        return self.encoder(frames[:, -self.history :])
+
+    def rollout_standardised(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        """Standardised z [B, D] -> [steps, B, D], as the predictor was trained."""
+        out = []
+        for _ in range(steps):
+            z = self.predictor(z)
+            out.append(z)
+        return torch.stack(out)
+
+    def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        """Raw latents z [B, D] -> raw latents [steps, B, D]."""
+        out = self.rollout_standardised((z - self.mean) / self.std, steps)
+        return out * self.std + self.mean
+
+
+@attrs.frozen
+class ControlBudget:
+    """The JEPA phase's budget, which the control's predictor gets too."""
+
+    plan: StepPlan
+    batch_size: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    rollout_steps: int
+    seed: int
+
+
+@torch.no_grad()
+def window_latents(
+    encoder: nn.Module,
+    dataset: DynamicsDataset,
+    stored: torch.Tensor,
+    history: int,
+    device: torch.device,
+    chunk: int = 64,
+) -> torch.Tensor:
+    """Latents [N, T - history + 1, D] of every window of stored trajectories [N, T, *stored]."""
+    parts = []
+    for part in stored.split(chunk):
+        windows = every_window(part, history)  # [n, W, H, *stored]
+        z = encode_stored(encoder, dataset, windows.flatten(0, 1), device)
+        parts.append(z.view(*windows.shape[:2], -1))
+    return torch.cat(parts)
+
+
+def train_control(
+    encoder: nn.Module,
+    predictor: nn.Module,
+    dataset: DynamicsDataset,
+    train_idx: torch.Tensor,
+    history: int,
+    budget: ControlBudget,
+    device: torch.device,
+) -> tuple[FrozenEncoderModel, dict[str, Any]]:
+    """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories.
+
+    Returns the control and a note of its settings for eval.json.
+    """
+    z = window_latents(encoder, dataset, dataset.observations[train_idx], history, device)
+    flat = z.flatten(0, 1)
+    mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
+    normed = ((z - mean) / std).to(device)
+    model = FrozenEncoderModel(encoder, predictor, history, mean, std).to(device)
+    n, windows = normed.shape[:2]
+    steps = max(1, min(budget.rollout_steps, windows - 1))
+    batch = min(budget.batch_size, n * max(1, windows - steps))
+    optimisation = Optimisation(
+        predictor.parameters(), budget.plan, budget.lr, budget.weight_decay, budget.grad_clip
+    )
+    g = torch.Generator().manual_seed(budget.seed)
+    predictor.train()
+    if windows > 1:
+        for _ in range(budget.plan.total_steps):
+            traj = torch.randint(0, n, (batch,), generator=g).to(device)
+            start = torch.randint(0, windows - steps, (batch,), generator=g).to(device)
+            clips = gather_windows(normed, traj, start, steps + 1)  # [B, 1 + K, D]
+            pred = model.rollout_standardised(clips[:, 0], steps)  # [K, B, D]
+            loss = nn.functional.mse_loss(pred, clips[:, 1:].movedim(1, 0))
+            optimisation.step(loss)
+    model.eval()
+    note = {
+        "what": "the recipe's encoder randomly initialised and frozen, the recipe's predictor "
+        "trained on its standardised latents with the JEPA phase's budget, read by its own probe",
+        "optimizer_steps": budget.plan.total_steps if windows > 1 else 0,
+        "batch_size": batch,
+        "rollout_steps": steps,
+    }
+    return model, note
