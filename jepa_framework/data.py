@@ -156,7 +156,7 @@ class DynamicsDataset:
         payload: dict[str, Any] = {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "code": dict(code_identity(type(self))),
-            "format": [datacache.FORMAT, datacache.CHUNK_TRAJECTORIES],
+            "format": [datacache.FORMAT, datacache.CHUNK_BYTES, datacache.MAX_CHUNK],
         }
         payload.update(
             {k: v for k, v in attrs.asdict(self.params).items() if k not in READ_ONLY_PARAMS}

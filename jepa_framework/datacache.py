@@ -1,10 +1,12 @@
 """Datasets larger than memory: chunked generation into ``.npy`` files read through a memory map.
 
-A dataset is generated a fixed number of trajectories at a time (:data:`CHUNK_TRAJECTORIES`),
-each chunk with its own random generator spawned from the data seed, so the data of a seed never
-depends on how much memory the machine has. Chunks go straight into their place in the output:
-an array in memory (``cache: false``) or ``.npy`` files opened with ``open_memmap`` in a
-temporary directory, so only one chunk is ever held in anonymous memory.
+A dataset is generated a fixed number of trajectories at a time, each chunk with its own random
+generator spawned from the data seed. The chunk size is a power of two that keeps a chunk near
+:data:`CHUNK_BYTES`, from the size of one trajectory (one probe call of ``simulate``): it depends
+on the dataset's params, never on the machine, so the data of a seed is the same everywhere.
+Chunks go straight into their place in the output: an array in memory (``cache: false``) or
+``.npy`` files opened with ``open_memmap`` in a temporary directory, so only one chunk is ever
+held in anonymous memory.
 
 A cache entry is a directory ``observations.npy``, ``states.npy`` and ``meta.json`` (shapes,
 dtypes, and a checksum of the states and of up to :data:`SAMPLED_ROWS` evenly spaced
@@ -35,8 +37,10 @@ from jepa_framework.errors import PluginError
 
 log = logging.getLogger(__name__)
 
-#: trajectories generated at once; fixed, so the data of a seed does not depend on memory
-CHUNK_TRAJECTORIES = 1024
+#: bytes of one chunk (observations and states) that the chunk size aims at
+CHUNK_BYTES = 128 * 2**20
+#: most trajectories in one chunk (small vectors: a whole 10k set in one vectorised call)
+MAX_CHUNK = 65536
 #: version of the layout and of how chunks are seeded; part of every cache key
 FORMAT = 2
 #: trajectories of observations hashed into the checksum (all of ``states`` is hashed)
@@ -59,13 +63,19 @@ def _name(simulate: Simulate) -> str:
     return getattr(simulate, "__qualname__", "simulate")
 
 
-def chunks(n: int, seed: int) -> Iterator[tuple[int, int, np.random.Generator]]:
+def chunk_size(simulate: Simulate, steps: int) -> int:
+    """Trajectories per chunk: the largest power of two whose chunk fits :data:`CHUNK_BYTES`."""
+    probe = simulate(1, steps, np.random.default_rng(0))
+    per_trajectory = np.asarray(probe.observations).nbytes + 4 * np.asarray(probe.states).size
+    fits = max(1, CHUNK_BYTES // max(1, per_trajectory))
+    return min(MAX_CHUNK, 1 << (fits.bit_length() - 1))
+
+
+def chunks(n: int, seed: int, size: int) -> Iterator[tuple[int, int, np.random.Generator]]:
     """(start, stop, rng) of every chunk: chunk i always draws from child i of the seed."""
-    count = max(1, -(-n // CHUNK_TRAJECTORIES))
-    children = np.random.SeedSequence(seed).spawn(count)
+    children = np.random.SeedSequence(seed).spawn(max(1, -(-n // size)))
     for i, child in enumerate(children):
-        start = i * CHUNK_TRAJECTORIES
-        yield start, min(n, start + CHUNK_TRAJECTORIES), np.random.default_rng(child)
+        yield i * size, min(n, (i + 1) * size), np.random.default_rng(child)
 
 
 Allocate = Callable[[str, tuple[int, ...], np.dtype], np.ndarray]
@@ -80,7 +90,10 @@ def generate_into(
     later chunk must match it.
     """
     out: dict[str, np.ndarray] = {}
-    for start, stop, rng in chunks(n, seed):
+    tic = time.perf_counter()
+    size = chunk_size(simulate, steps)
+    timings.generation_s += time.perf_counter() - tic
+    for start, stop, rng in chunks(n, seed, size):
         tic = time.perf_counter()
         data = simulate(stop - start, steps, rng)
         parts = {

@@ -43,7 +43,7 @@ def _mapped_files() -> str:
 
 
 def test_chunks_make_the_same_data_in_memory_on_disk_and_mapped(tmp_path, monkeypatch):
-    monkeypatch.setattr(datacache, "CHUNK_TRAJECTORIES", 4)  # 10 trajectories: 3 chunks
+    monkeypatch.setattr(datacache, "CHUNK_BYTES", 4 * 5 * (16 * 16 + 4 * 4))  # 3 chunks of 4
 
     def build(**kw):
         params = PendulumImageParams(size=10, sequence_length=5, image_size=16, **kw)
@@ -63,7 +63,7 @@ def test_chunks_make_the_same_data_in_memory_on_disk_and_mapped(tmp_path, monkey
 
 
 def test_a_simulate_that_changes_shape_between_chunks_is_a_plugin_error(monkeypatch):
-    monkeypatch.setattr(datacache, "CHUNK_TRAJECTORIES", 2)
+    monkeypatch.setattr(datacache, "MAX_CHUNK", 2)
 
     class Shifty(VectorDataset):
         calls = 0
@@ -74,7 +74,7 @@ def test_a_simulate_that_changes_shape_between_chunks_is_a_plugin_error(monkeypa
             return Trajectories(obs, obs)
 
     with pytest.raises(
-        PluginError, match=r"Shifty.simulate returned observations of float32 \[3\] per"
+        PluginError, match=r"Shifty.simulate returned observations of float32 \[4\] per"
     ):
         Shifty(DatasetParams(size=4, sequence_length=3, cache=False))
 
@@ -156,13 +156,15 @@ SLOW_DATASET = """
         calls = 0
 
         def simulate(self, n, steps, rng):
+            x = rng.standard_normal((n, steps, 2)).astype(np.float32)
+            if n == 1:  # the framework's probe of one trajectory's size
+                return Trajectories(x, x)
             with open(os.environ["SIMULATE_LOG"], "a") as f:
                 f.write(f"{os.getpid()}\\n")
             type(self).calls += 1
             hold = self.calls >= int(os.environ["HOLD_AT_CALL"])
             while hold and not os.path.exists(os.environ["RELEASE"]):  # until the test says go
                 time.sleep(0.01)
-            x = rng.standard_normal((n, steps, 2)).astype(np.float32)
             return Trajectories(x, x)
 """
 BUILD = """
@@ -217,7 +219,7 @@ def test_two_processes_needing_one_cache_generate_it_once(tmp_path):
 
 
 def test_a_writer_killed_mid_generation_leaves_nothing_that_is_read(tmp_path):
-    size = datacache.CHUNK_TRAJECTORIES + 1  # two chunks; killed while simulating the second
+    size = datacache.MAX_CHUNK + 2  # two chunks; killed while simulating the second
     first = _start(tmp_path, "first", size=size, hold_at_call=2)
     log = tmp_path / "simulate.log"
     _wait_until(lambda: log.exists() and len(log.read_text().split()) == 2, "chunk 2 starts")
