@@ -1,4 +1,4 @@
-"""Training clips drawn from the in-memory dataset by tensor indexing (no per-sample Python)."""
+"""Training clips drawn from the dataset by index (no per-sample Python), in RAM or mapped."""
 
 from __future__ import annotations
 
@@ -6,10 +6,24 @@ import math
 from collections.abc import Iterator
 
 import attrs
+import numpy as np
 import torch
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.errors import TrainingError
+
+
+def take_frames(source: torch.Tensor, traj: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """``source[traj[:, None], frames]`` for stored observations source [N, T, ...] on the CPU.
+
+    One ``np.take`` over the flattened (trajectory, frame) axis: on uint8 frames it measured
+    about 10x faster than torch advanced indexing (benchmarks/bench_data_scale.py), and on a
+    memory map it touches only the pages of the frames it takes.
+    """
+    n, t = source.shape[:2]
+    rows = (traj[:, None] * t + frames).reshape(-1).numpy()
+    flat = source.numpy().reshape(n * t, *source.shape[2:])
+    return torch.from_numpy(np.take(flat, rows, axis=0)).view(*frames.shape, *source.shape[2:])
 
 
 @attrs.define
@@ -49,7 +63,7 @@ class Clips:
     def gather(self, traj: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
         """Float clips [B, length, *obs] for trajectories ``traj`` from frames ``starts``."""
         frames = starts[:, None] + torch.arange(self.length)
-        stored = self.dataset.observations[traj[:, None], frames]
+        stored = take_frames(self.dataset.observations, traj, frames)
         if self.device.type == "cuda":
             stored = stored.pin_memory().to(self.device, non_blocking=True)
         return self.dataset.to_float(stored)
