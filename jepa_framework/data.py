@@ -1,4 +1,4 @@
-"""Base classes for datasets of trajectories held in memory, with an on-disk cache.
+"""Base classes for datasets of trajectories, cached on disk and held in RAM or memory-mapped.
 
 A plugin subclasses :class:`VectorDataset` or :class:`ImageDataset`, implements ``simulate`` and
 declares its params class (a subclass of :class:`DatasetParams`). Everything that varies by
@@ -63,7 +63,8 @@ class Trajectories:
 
 
 class DynamicsDataset:
-    """Trajectories in memory; batches are drawn by tensor indexing, never per sample.
+    """Trajectories in RAM or memory-mapped from the cache (:mod:`jepa_framework.datacache`);
+    batches are drawn by index, never per sample.
 
     Subclasses set ``state_names`` and implement :meth:`simulate`; ``params`` is their attrs params.
     """

@@ -144,7 +144,13 @@ def checksum(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    """Flush a file, or a directory's entries, to disk (directories: where the OS allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if path.is_dir():  # Windows cannot open a directory; its rename is durable enough
+            return
+        raise
     try:
         os.fsync(fd)
     finally:

@@ -36,7 +36,10 @@ def _editable_roots() -> tuple[tuple[Path, str, str], ...]:
 def _distribution(module_name: str, file: Path | None) -> tuple[str, str, bool] | None:
     """(name, version, editable) of the distribution that provides ``module_name``, if any."""
     top = module_name.partition(".")[0]
-    names = metadata.packages_distributions().get(top)
+    try:
+        names = metadata.packages_distributions().get(top)
+    except Exception:  # a broken installed distribution must not stop a run: hash the source
+        names = None
     if names:
         dist = metadata.distribution(names[0])
         return dist.metadata["Name"], dist.version, False
