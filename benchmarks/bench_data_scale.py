@@ -14,7 +14,8 @@ and reports:
 - peak RssAnon: the most anonymous memory the process held, sampled every 10 ms from
   ``/proc/self/status`` (pages of the mapped cache file are the kernel's to drop, not counted);
 - peak RSS: ``VmHWM``, which does count mapped file pages the process touched;
-- samples/s: training clips per second over the timed steps (after 5 warm-up steps).
+- samples/s: training clips per second of the median step (gather, forward, backward, update;
+  after 5 warm-up steps): the median resists bursts of other processes on a shared machine.
 
 Also measured: training throughput reading a set that fits in memory through the memory map vs
 from RAM (the two alternate, best of ``--repeats``), and the gather itself: ``np.take`` vs torch
@@ -83,7 +84,13 @@ def overrides(size: int, image_size: int, grayscale: bool, storage: str) -> list
 
 
 def train_steps(recipe, built, steps: int) -> float:
-    """Samples/s of ``steps`` JEPA optimizer steps on Clips batches (after 5 warm-up steps)."""
+    """Samples/s of the median of ``steps`` timed JEPA optimizer steps on Clips batches.
+
+    Each step (gather, forward, backward, update) is timed alone after 5 warm-up steps; the
+    median step is robust to bursts of other processes on a shared machine.
+    """
+    import statistics
+
     import torch
 
     from jepa_framework.batches import Clips
@@ -91,32 +98,32 @@ def train_steps(recipe, built, steps: int) -> float:
 
     history, k = recipe.data.history, recipe.objective.rollout_steps
     train_idx, _ = built.dataset.split(recipe.data.val_fraction, recipe.seed)
+    batch_size = recipe.train.batch_size
     clips = Clips(
         built.dataset,
         train_idx,
         history + k,
-        recipe.train.batch_size,
+        batch_size,
         built.device,
         torch.Generator().manual_seed(recipe.seed),
     )
     objective = JEPAObjective(built.model, built.regularizer, history, k).train()
     params = [p for p in built.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=recipe.train.lr)
-    warmup, done, samples, start = 5, 0, 0, 0.0
-    while done < warmup + steps:
-        for batch in clips:
+    warmup, times = 5, []
+    while len(times) < warmup + steps:
+        batches = iter(clips)
+        while len(times) < warmup + steps:
+            tic = time.perf_counter()
+            batch = next(batches, None)
+            if batch is None or len(batch) < batch_size:
+                break  # a new epoch (or its short last batch): not a full step
             loss = objective(batch)[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            done += 1
-            if done == warmup:
-                start = time.perf_counter()
-            elif done > warmup:
-                samples += len(batch)
-            if done == warmup + steps:
-                break
-    return samples / (time.perf_counter() - start)
+            times.append(time.perf_counter() - tic)
+    return batch_size / statistics.median(times[warmup:])
 
 
 def point(args: argparse.Namespace) -> dict:
@@ -249,8 +256,9 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
         f"{args.compare_image_size} px RGB, best of {args.repeats} alternating; target >= 90 %).",
         "",
         "**Cost curve** (grayscale, 30 frames, cold cache, `storage: auto`; generation includes "
-        "writing and fsyncing the cache; samples/s over "
-        f"{args.steps} training steps at batch 256):",
+        "writing and fsyncing the cache; samples/s from the median of "
+        f"{args.steps} training steps at batch 256; peak RSS counts the pages of the cache file "
+        "written or read through the map, which the kernel may drop):",
         "",
         "| sequences | image | frames | storage | generation | peak RssAnon | peak RSS | "
         "samples/s |",
