@@ -18,7 +18,8 @@ and reports:
   after 5 warm-up steps): the median resists bursts of other processes on a shared machine.
 
 Also measured: training throughput reading a set that fits in memory through the memory map vs
-from RAM (the two alternate, best of ``--repeats``), and the gather itself: ``np.take`` vs torch
+from RAM (one process alternates steps between the two, so both see the same load; best of
+``--repeats`` processes), and the gather itself: ``np.take`` vs torch
 advanced indexing on RAM and on the map. Writes benchmarks/results/data_scale.json and the
 Markdown tables to benchmarks/tables/data_scale.md.
 """
@@ -83,47 +84,52 @@ def overrides(size: int, image_size: int, grayscale: bool, storage: str) -> list
     ]
 
 
-def train_steps(recipe, built, steps: int) -> float:
-    """Samples/s of the median of ``steps`` timed JEPA optimizer steps on Clips batches.
+class Stepper:
+    """JEPA optimizer steps (gather, forward, backward, update) on ``Clips`` batches, each timed."""
 
-    Each step (gather, forward, backward, update) is timed alone after 5 warm-up steps; the
-    median step is robust to bursts of other processes on a shared machine.
-    """
+    def __init__(self, recipe, built, dataset=None) -> None:
+        import torch
+
+        from jepa_framework.batches import Clips
+        from jepa_framework.train import JEPAObjective
+
+        history, k = recipe.data.history, recipe.objective.rollout_steps
+        dataset = dataset or built.dataset
+        train_idx, _ = dataset.split(recipe.data.val_fraction, recipe.seed)
+        self.batch_size = recipe.train.batch_size
+        self.clips = Clips(
+            dataset,
+            train_idx,
+            history + k,
+            self.batch_size,
+            built.device,
+            torch.Generator().manual_seed(recipe.seed),
+        )
+        self.objective = JEPAObjective(built.model, built.regularizer, history, k).train()
+        params = [p for p in built.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=recipe.train.lr)
+        self.batches = iter(())
+
+    def step(self) -> float:
+        """Seconds of one full-batch step (a new epoch starts when one runs out)."""
+        while True:
+            tic = time.perf_counter()
+            batch = next(self.batches, None)
+            if batch is not None and len(batch) == self.batch_size:
+                break
+            self.batches = iter(self.clips)  # a new epoch; its short last batch is skipped
+        loss = self.objective(batch)[0]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return time.perf_counter() - tic
+
+
+def samples_per_s(stepper: Stepper, times: list[float], warmup: int = 5) -> float:
+    """Clips per second of the median step after ``warmup``: robust to bursts of other load."""
     import statistics
 
-    import torch
-
-    from jepa_framework.batches import Clips
-    from jepa_framework.train import JEPAObjective
-
-    history, k = recipe.data.history, recipe.objective.rollout_steps
-    train_idx, _ = built.dataset.split(recipe.data.val_fraction, recipe.seed)
-    batch_size = recipe.train.batch_size
-    clips = Clips(
-        built.dataset,
-        train_idx,
-        history + k,
-        batch_size,
-        built.device,
-        torch.Generator().manual_seed(recipe.seed),
-    )
-    objective = JEPAObjective(built.model, built.regularizer, history, k).train()
-    params = [p for p in built.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=recipe.train.lr)
-    warmup, times = 5, []
-    while len(times) < warmup + steps:
-        batches = iter(clips)
-        while len(times) < warmup + steps:
-            tic = time.perf_counter()
-            batch = next(batches, None)
-            if batch is None or len(batch) < batch_size:
-                break  # a new epoch (or its short last batch): not a full step
-            loss = objective(batch)[0]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            times.append(time.perf_counter() - tic)
-    return batch_size / statistics.median(times[warmup:])
+    return stepper.batch_size / statistics.median(times[warmup:])
 
 
 def point(args: argparse.Namespace) -> dict:
@@ -153,8 +159,37 @@ def point(args: argparse.Namespace) -> dict:
         "timings": built.dataset.timings,
     }
     if args.steps:
-        result["samples_per_s"] = train_steps(recipe, built, args.steps)
+        stepper = Stepper(recipe, built)
+        times = [stepper.step() for _ in range(5 + args.steps)]
+        result["samples_per_s"] = samples_per_s(stepper, times)
     return {**result, **memory.stop()}
+
+
+def compare(args: argparse.Namespace) -> dict:
+    """Samples/s from RAM and from the map in one process, steps alternating between the two,
+    so both see the same load; the networks are shared (only the data path differs)."""
+    import torch
+
+    from jepa_framework.plugins import host
+    from jepa_framework.recipe import load_recipe
+    from jepa_framework.runner import build, build_all
+
+    torch.set_num_threads(args.threads)
+    recipe, _ = load_recipe(
+        "pendulum_image", overrides(args.size, args.image_size, not args.rgb, "memory")
+    )
+    built = build_all(recipe, host())
+    mapped_spec = load_recipe(
+        "pendulum_image", overrides(args.size, args.image_size, not args.rgb, "mmap")
+    )[0].data.dataset
+    mapped = build(host(), mapped_spec)
+    steppers = {"memory": Stepper(recipe, built), "mmap": Stepper(recipe, built, mapped)}
+    assert (built.dataset.storage, mapped.storage) == ("memory", "mmap")
+    times: dict[str, list[float]] = {side: [] for side in steppers}
+    for _ in range(5 + args.steps):
+        for side, stepper in steppers.items():
+            times[side].append(stepper.step())
+    return {side: samples_per_s(steppers[side], times[side]) for side in steppers}
 
 
 def gather_speed(args: argparse.Namespace) -> dict:
@@ -224,13 +259,12 @@ def measure(args: argparse.Namespace) -> dict:
     # 2. training from the map vs from RAM on the quick start's data (fits in memory)
     size, image = args.compare_size, args.compare_image_size
     run_point(args, size, image, "memory", 0, rgb=True)  # generate the cache once, untimed
-    for _ in range(args.repeats):  # alternate, so drifting load hits both sides
-        for storage in ("memory", "mmap"):
-            result = run_point(args, size, image, storage, args.steps, rgb=True)
-            print(json.dumps(result), flush=True)
-            best = report["throughput"].get(storage)
-            if best is None or result["samples_per_s"] > best["samples_per_s"]:
-                report["throughput"][storage] = result
+    extra = ["--child", "compare", "--size", str(size), "--image-size", str(image), "--rgb"]
+    for _ in range(args.repeats):
+        result = child(args, *extra, "--steps", str(args.steps))
+        print(json.dumps(result), flush=True)
+        for side, rate in result.items():
+            report["throughput"][side] = max(report["throughput"].get(side, 0.0), rate)
     clear(args.cache_dir)
     # 3. the gather alone
     extra = ["--child", "gather", "--size", str(args.gather_size), "--image-size", "64"]
@@ -241,7 +275,7 @@ def measure(args: argparse.Namespace) -> dict:
 
 def markdown(report: dict, args: argparse.Namespace) -> str:
     tp = report["throughput"]
-    ratio = tp["mmap"]["samples_per_s"] / tp["memory"]["samples_per_s"]
+    ratio = tp["mmap"] / tp["memory"]
     big = max(report["curve"], key=lambda r: r["size"] * r["image_size"])
     lines = [
         f"`uv run python benchmarks/bench_data_scale.py` on {report['date']}, "
@@ -251,9 +285,10 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
         f"{big['image_size']} px grayscale ({big['frames_gb']:.1f} GB of frames), generated and "
         f"trained {args.steps} steps: peak RssAnon **{big['peak_anon_mib'] / 1024:.2f} GiB** "
         f"(target <= 3 GB). Training from the memory map runs at **{ratio:.0%}** of the "
-        f"in-memory path ({tp['mmap']['samples_per_s']:.0f} vs "
-        f"{tp['memory']['samples_per_s']:.0f} samples/s; {args.compare_size:,} sequences, "
-        f"{args.compare_image_size} px RGB, best of {args.repeats} alternating; target >= 90 %).",
+        f"in-memory path ({tp['mmap']:.0f} vs {tp['memory']:.0f} samples/s; "
+        f"{args.compare_size:,} sequences, {args.compare_image_size} px RGB, one process "
+        f"alternating steps between the two, best of {args.repeats} processes; target >= 90 %). "
+        f"Torch ran on {args.threads} thread(s).",
         "",
         "**Cost curve** (grayscale, 30 frames, cold cache, `storage: auto`; generation includes "
         "writing and fsyncing the cache; samples/s from the median of "
@@ -294,21 +329,21 @@ def main() -> None:
     parser.add_argument("--compare-size", type=int, default=10_000)
     parser.add_argument("--compare-image-size", type=int, default=32)
     parser.add_argument("--gather-size", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads per point")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per point")
     parser.add_argument("--note", default="", help="what else ran on the machine")
     parser.add_argument(
         "--cache-dir", type=Path, default=Path(f"/tmp/jepa-data-scale-{os.getpid()}")
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/data_scale.json")
     parser.add_argument("--table", type=Path, default=ROOT / "benchmarks/tables/data_scale.md")
-    parser.add_argument("--child", choices=["point", "gather"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["point", "gather", "compare"], help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--image-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--storage", default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--rgb", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        fn = point if args.child == "point" else gather_speed
+        fn = {"point": point, "gather": gather_speed, "compare": compare}[args.child]
         print(json.dumps(fn(args)))
         return
     try:
