@@ -1,4 +1,4 @@
-"""Training clips drawn from the in-memory dataset by tensor indexing (no per-sample Python)."""
+"""Training clips drawn from the dataset by index (no per-sample Python), in RAM or mapped."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Base classes for datasets of trajectories held in memory, with an on-disk cache.
+"""Base classes for datasets of trajectories, cached on disk and held in RAM or memory-mapped.
 
 A plugin subclasses :class:`VectorDataset` or :class:`ImageDataset`, implements ``simulate`` and
 declares its params class (a subclass of :class:`DatasetParams`). Everything that varies by
@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,12 +21,19 @@ import attrs
 import numpy as np
 import torch
 
+from jepa_framework import datacache
 from jepa_framework.observations import ImageObservations, ObservationSpace, VectorObservations
+from jepa_framework.provenance import code_identity
 from jepa_framework.validators import MAX_COUNT, MAX_SEED, count
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "JEPA_CACHE_DIR"
+STORAGE = ("auto", "memory", "mmap")
+#: ``storage: auto`` loads cached arrays up to this size into memory and maps larger ones
+MEMORY_LIMIT_BYTES = 1 << 30
+#: params that change how data is read, not what it is: left out of the cache key
+READ_ONLY_PARAMS = ("cache", "storage")
 
 
 def default_cache_dir() -> Path:
@@ -49,6 +55,9 @@ class DatasetParams:
     # data seed, independent of the training seed
     seed: int = attrs.field(default=0, validator=count(0, MAX_SEED))
     cache: bool = True  # keep generated arrays on disk, keyed by these params
+    # where training reads frames: memory | mmap (the cache file, paged in by the kernel) | auto
+    # (memory up to 1 GiB of arrays, else mmap); without the cache the data is always in memory
+    storage: str = attrs.field(default="auto", validator=attrs.validators.in_(STORAGE))
 
 
 @attrs.frozen
@@ -60,7 +69,8 @@ class Trajectories:
 
 
 class DynamicsDataset:
-    """Trajectories in memory; batches are drawn by tensor indexing, never per sample.
+    """Trajectories in RAM or memory-mapped from the cache (:mod:`jepa_framework.datacache`);
+    batches are drawn by index, never per sample.
 
     Subclasses set ``state_names`` and implement :meth:`simulate`; ``params`` is their attrs params.
     """
@@ -76,9 +86,12 @@ class DynamicsDataset:
     def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
         self.params = params
         self.timings: dict[str, float] = {}
-        data = self._load_or_generate(cache_dir or default_cache_dir())
-        self.observations = torch.from_numpy(data.observations)
-        self.states = torch.from_numpy(np.ascontiguousarray(data.states, dtype=np.float32))
+        #: where observations live: "memory", or "mmap" (the cache file, paged in by the kernel)
+        self.storage = "memory"
+        arrays = self._load_or_generate(cache_dir or default_cache_dir())
+        #: stored observations [N, T, *stored]: in RAM, or a copy-on-write map of the cache file
+        self.observations = torch.from_numpy(arrays["observations"])
+        self.states = torch.from_numpy(arrays["states"])  # float32 [N, T, S]
 
     # --- to implement -------------------------------------------------------------------------
 
@@ -165,52 +178,71 @@ class DynamicsDataset:
         return order[n_val:].sort().values, order[:n_val].sort().values
 
     def cache_key(self) -> str:
-        payload = {"class": f"{type(self).__module__}.{type(self).__qualname__}"}
-        payload.update({k: v for k, v in attrs.asdict(self.params).items() if k != "cache"})
+        """Hash of the class, the code that provides it, and every param that shapes the data.
+
+        The code is named by its distribution's version (and, for editable installs and
+        unpackaged code, a hash of its source), so an edited ``simulate`` never serves stale data.
+        """
+        payload: dict[str, Any] = {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "code": dict(code_identity(type(self))),
+            "format": [datacache.FORMAT, datacache.CHUNK_BYTES, datacache.MAX_CHUNK],
+        }
+        payload.update(
+            {k: v for k, v in attrs.asdict(self.params).items() if k not in READ_ONLY_PARAMS}
+        )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
-    def _load_or_generate(self, cache_dir: Path) -> Trajectories:
-        """Cached arrays when valid, else generate (and cache). Records where time went."""
-        n, steps = self.params.size, self.params.sequence_length
-        path = cache_dir / f"{type(self).__name__.lower()}-{self.cache_key()}.npz"
-        start = time.perf_counter()
-        if self.params.cache and path.exists():
-            data = _read_cache(path, n, steps)
-            if data is not None:
-                self.timings = {"cache_read_s": time.perf_counter() - start}
-                return data
-            log.warning("dataset cache %s is corrupt or partial; regenerating it", path)
-        data = self.simulate(n, steps, np.random.default_rng(self.params.seed))
-        self.timings = {"generation_s": time.perf_counter() - start}
+    def _load_or_generate(self, cache_dir: Path) -> dict[str, np.ndarray]:
+        """Cached arrays when valid, else generate (and cache), in RAM or memory-mapped as
+        ``params.storage`` says. Records where time went in ``self.timings``."""
+        n, steps, seed = self.params.size, self.params.sequence_length, self.params.seed
+        timings = datacache.Timings()
         if self.params.cache:
-            start = time.perf_counter()
-            _write_cache(path, data)
-            self.timings["cache_write_s"] = time.perf_counter() - start
-        return data
+            entry = datacache.CacheEntry(
+                cache_dir / f"{type(self).__name__.lower()}-{self.cache_key()}"
+            )
+            try:
+                return self._from_cache(entry, timings)
+            except OSError as exc:  # a read-only or full disk: generate in memory instead
+                log.warning("cannot use dataset cache %s (%s); generating in memory", entry, exc)
+                timings = datacache.Timings()
+        arrays = datacache.in_memory(self.simulate, n, steps, seed, timings)
+        self.timings = {"generation_s": timings.generation_s}
+        return arrays
 
+    def _from_cache(
+        self, entry: datacache.CacheEntry, timings: datacache.Timings
+    ) -> dict[str, np.ndarray]:
+        """Check-then-generate under the entry's lock, then map or load the valid entry."""
+        n, steps, seed = self.params.size, self.params.sequence_length, self.params.seed
+        start = time.perf_counter()
+        with entry.locked():
+            arrays = entry.read(n, steps)
+            if arrays is None:
+                if entry.exists():
+                    log.warning("dataset cache %s is corrupt or partial; regenerating it", entry)
+                entry.write(self.simulate, n, steps, seed, timings)
+                arrays = entry.read(n, steps)
+                if arrays is None:
+                    raise OSError("it did not read back after writing")
+        if self._keep_in_memory(arrays):
+            arrays = {name: np.array(array) for name, array in arrays.items()}
+        else:
+            self.storage = "mmap"
+        self.timings = {
+            "generation_s": timings.generation_s,
+            "cache_write_s": timings.cache_write_s,
+        }
+        self.timings = {k: v for k, v in self.timings.items() if v}
+        self.timings["cache_read_s"] = time.perf_counter() - start - sum(self.timings.values())
+        return arrays
 
-def _read_cache(path: Path, n: int, steps: int) -> Trajectories | None:
-    """The cached arrays, or ``None`` when the file is unreadable or has the wrong shape."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            obs, states = f["observations"], f["states"]
-    except Exception:  # any damage (truncation, bad zip, missing key) means regenerate
-        return None
-    if obs.shape[:2] != (n, steps) or states.shape[:2] != (n, steps):
-        return None
-    return Trajectories(obs, states)
-
-
-def _write_cache(path: Path, data: Trajectories) -> None:
-    """Write atomically (temporary file, then rename) so a killed run never leaves half a file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, observations=data.observations, states=data.states)
-        os.replace(tmp, path)
-    except OSError as exc:  # a read-only or full disk only costs regeneration next time
-        log.warning("could not write dataset cache %s: %s", path, exc)
+    def _keep_in_memory(self, arrays: dict[str, np.ndarray]) -> bool:
+        """``storage``: memory, mmap, or auto (memory up to :data:`MEMORY_LIMIT_BYTES`)."""
+        if self.params.storage == "auto":
+            return sum(a.nbytes for a in arrays.values()) <= MEMORY_LIMIT_BYTES
+        return self.params.storage == "memory"
 
 
 class VectorDataset(DynamicsDataset):
@@ -279,5 +311,6 @@ def describe(dataset: DynamicsDataset) -> dict[str, Any]:
         "sequence_length": dataset.sequence_length,
         "obs_shape": list(dataset.obs_shape),
         "stored_dtype": str(dataset.observations.dtype),
+        "storage": getattr(dataset, "storage", "memory"),
         "state_names": list(dataset.state_names),
     }

@@ -6,15 +6,28 @@ training clips, the decoder windows, the probes, the baselines and the artifacts
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
 def gather_windows(
     source: torch.Tensor, traj: torch.Tensor, starts: torch.Tensor, length: int
 ) -> torch.Tensor:
-    """source [N, T, ...] -> [M, length, ...]: frames ``starts[m]..`` of trajectory ``traj[m]``."""
+    """source [N, T, ...] -> [M, length, ...]: frames ``starts[m]..`` of trajectory ``traj[m]``.
+
+    On the CPU this is one ``np.take`` over the flattened (trajectory, frame) axis: on uint8
+    frames it measured about 10x faster than torch advanced indexing
+    (benchmarks/bench_data_scale.py), and on a memory-mapped dataset it reads only the pages of
+    the frames it takes.
+    """
     frames = starts[:, None] + torch.arange(length, device=starts.device)
-    return source[traj[:, None], frames]
+    if source.device.type != "cpu" or source.requires_grad or traj.device.type != "cpu":
+        return source[traj[:, None], frames]
+    n, t = source.shape[:2]
+    rows = (traj[:, None] * t + frames).reshape(-1).numpy()
+    flat = source.numpy().reshape(n * t, *source.shape[2:])
+    taken = torch.from_numpy(np.take(flat, rows, axis=0))
+    return taken.view(*frames.shape, *source.shape[2:])
 
 
 def every_window(source: torch.Tensor, length: int) -> torch.Tensor:

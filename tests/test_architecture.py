@@ -34,9 +34,11 @@ LAYERS: dict[int, set[str]] = {
         "converter",
         "overrides",
         "problems",
+        "provenance",
     },
     1: {"registry", "plugins", "recipe"},  # plugin machinery and recipes
     2: {  # data, model and the pieces they are made of
+        "datacache",
         "data",
         "observations",
         "model",

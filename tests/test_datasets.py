@@ -164,18 +164,19 @@ def test_a_second_construction_loads_the_cache_instead_of_simulating(tmp_path, m
 def test_a_truncated_cache_file_is_regenerated(tmp_path):
     params = PendulumParams(size=3, sequence_length=4)
     first = PendulumDataset(params, cache_dir=tmp_path)
-    (path,) = tmp_path.glob("*.npz")
+    (path,) = tmp_path.glob("*/observations.npy")
     path.write_bytes(path.read_bytes()[:100])
     second = PendulumDataset(params, cache_dir=tmp_path)
     assert torch.equal(first.observations, second.observations)
     assert path.stat().st_size > 100  # rewritten whole
 
 
-def test_different_params_use_different_cache_files(tmp_path):
+def test_different_params_use_different_cache_entries(tmp_path):
     PendulumDataset(PendulumParams(size=3, sequence_length=4), cache_dir=tmp_path)
     PendulumDataset(PendulumParams(size=3, sequence_length=4, substeps=20), cache_dir=tmp_path)
     PendulumDataset(PendulumParams(size=3, sequence_length=4, seed=1), cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.npz"))) == 3
+    PendulumDataset(PendulumParams(size=3, sequence_length=4, storage="mmap"), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*/meta.json"))) == 3  # storage changes no data
 
 
 def test_cache_false_writes_nothing(tmp_path):

@@ -1,4 +1,5 @@
-"""DistributedDataParallel via torchrun: 2 CPU processes (gloo) match one process."""
+"""DistributedDataParallel via torchrun: 2 CPU processes (gloo) on a memory-mapped dataset
+match one process on the same data in memory."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
             "jepa_framework",
             "run",
             *RECIPE,
+            "data.dataset.storage=mmap",  # both ranks map the one cache file the first run wrote
             f"output.dir={ddp_dir}",
         ],
         capture_output=True,
@@ -62,4 +64,5 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
         )
         assert epoch_ddp["rankme"] == pytest.approx(epoch_single["rankme"], rel=RELATIVE_TOLERANCE)
     assert "2 process(es)" in (ddp / "run.log").read_text()
+    assert "'storage': 'mmap'" in (ddp / "run.log").read_text()
     assert (ddp / "forecast.mp4").exists() and (ddp / "checkpoint.pt").exists()

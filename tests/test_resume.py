@@ -42,7 +42,9 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
     (reference,) = reference_dir.iterdir()
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jepa_framework", "run", *RECIPE, f"output.dir={killed_dir}"],
+        # the killed and resumed run read the data through a memory map, the reference from RAM
+        [sys.executable, "-m", "jepa_framework", "run", *RECIPE, "data.dataset.storage=mmap"]
+        + [f"output.dir={killed_dir}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "JEPA_CACHE_DIR": os.environ["JEPA_CACHE_DIR"]},
@@ -68,6 +70,7 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
         for key in expected:
             assert torch.equal(expected[key], actual[key]), f"{name}.{key} differs"
     assert "resuming" in (killed / "run.log").read_text()
+    assert "'storage': 'mmap'" in (killed / "run.log").read_text()
 
 
 def test_resuming_a_finished_run_succeeds_with_nothing_to_do(tmp_path, capsys):

@@ -41,10 +41,14 @@ def probe_set(
     length: int,
     count: int,
     seed: int,
+    traj: torch.Tensor | None = None,
 ) -> ProbeSet:
-    """Up to ``count`` clips of ``length`` frames from stored observations [N, T, *stored]."""
+    """Up to ``count`` clips of ``length`` frames from stored observations [N, T, *stored], of
+    trajectories ``traj`` (default all): only the clips are gathered, never every trajectory,
+    so a memory-mapped dataset stays on disk."""
     n_starts = observations.shape[1] - length + 1
-    t, s = pick_starts(torch.arange(observations.shape[0]), n_starts, count, seed)
+    traj = torch.arange(observations.shape[0]) if traj is None else traj
+    t, s = pick_starts(traj, n_starts, count, seed)
     targets, _ = dataset.probe_targets(gather_windows(states, t, s, length))
     return ProbeSet(gather_windows(observations, t, s, length), targets)
 
@@ -121,8 +125,9 @@ def probe_study(
     # at most half the frames ahead, so every trajectory still offers several contexts
     steps = max(0, min(probe_steps, (frames - history) // 2))
     _, names = dataset.probe_targets(dataset.states[:1, :1])
-    observations, states = dataset.observations[train_idx], dataset.states[train_idx]
-    train = probe_set(dataset, observations, states, history, samples, seed)
+    train = probe_set(
+        dataset, dataset.observations, dataset.states, history, samples, seed, traj=train_idx
+    )
     test_set = probe_set(dataset, *test, history + steps, samples, derive_seed(seed, "probe_test"))
     probe = fit_probe(model.encoder, dataset, train, history, device)
     ahead = probe_ahead(model, probe, dataset, test_set, device)  # [K + 1, P]
