@@ -14,7 +14,7 @@ from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.metrics import nrmse, pixel_errors, psnr, valid_frames, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 from jepa_framework.observations import VectorObservations
-from jepa_framework.optim import StepPlan
+from jepa_framework.optim import Optimisation, StepPlan
 
 from . import conftest
 
@@ -101,12 +101,16 @@ def test_linear_ar_is_exact_on_a_circle():
     assert (forecast - test[:, 2:]).abs().max() < 1e-3
 
 
+def _adamw(lr: float):
+    return lambda params, plan: Optimisation(params, plan, lr, 0.0, 1.0)
+
+
 def test_residual_mlp_trains_on_its_budget_and_beats_copy_last():
     train, test = _circles(64, 20).float(), _circles(16, 12).float()
     plan = StepPlan(epochs=10, steps_per_epoch=10, warmup_steps=10)
-    mlp = bl.train_residual_mlp(train, 2, 4, plan, 32, 1e-2, 0.0, 1.0, hidden=32, seed=0)
+    fit = bl.train_residual_mlp(train, 2, 4, plan, 32, _adamw(1e-2), hidden=32, seed=0)
     sigma = test.flatten(0, 1).std(0)
-    err = nrmse(mlp(test[:, :2], 10), test[:, 2:], sigma).mean()
+    err = nrmse(fit.forecaster(test[:, :2], 10), test[:, 2:], sigma).mean()
     assert err < nrmse(bl.copy_last(test[:, :2], 10), test[:, 2:], sigma).mean()
     assert StepPlan.for_epochs(epochs=2, samples=21, batch_size=8, warmup_epochs=1.0) == StepPlan(
         2, 3, 3
