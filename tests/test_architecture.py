@@ -46,6 +46,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.metrics",
         "evaluate.ridge",
         "evaluate.baselines",
+        "evaluate.supervised",
     },
     3: {  # building, training, writing and evaluating
         "assemble",
@@ -57,6 +58,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.probes",
         "evaluate.rollout",
         "evaluate.plots",
+        "evaluate.budgets",
         "evaluate.report",
         "evaluate.loading",
     },

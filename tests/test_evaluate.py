@@ -138,11 +138,29 @@ def _run(mode: str, out_dir, *extra: str):
 
 
 def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
-    run_dir = _run("pendulum", tmp_path)
+    run_dir = _run("pendulum", tmp_path, "eval.baseline_budgets=[1, 2]")
     report = json.loads((run_dir / "eval.json").read_text())
     assert set(report) >= {"settings", "probe", "forecast", "state_forecast", "summary"}
     methods = report["forecast"]["methods"]
-    assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", "residual_mlp"}
+    supervised = {"supervised", "supervised_x2", "residual_mlp", "residual_mlp_x2"}
+    assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", *supervised}
+    trained = report["settings"]["baselines"]
+    assert set(trained) == supervised
+    steps = trained["supervised"]["optimizer_steps"]
+    assert steps == 2 * 3  # the JEPA's plan: 2 epochs of ceil(21 / 8) batches
+    assert (
+        trained["residual_mlp_x2"]["optimizer_steps"]
+        == trained["supervised_x2"]["optimizer_steps"]
+        == 2 * steps
+    )
+    assert all(t["wall_s"] > 0 for t in trained.values())
+    curve = report["budget_curve"]
+    assert set(curve) == {"supervised", "residual_mlp", "jepa"}
+    assert set(curve["supervised"]) == {"1", "2"} and curve["jepa"]["1"]["optimizer_steps"] == steps
+    point = curve["residual_mlp"]["2"]
+    assert point["vpt"] == methods["residual_mlp_x2"]["vpt"]["0.5"]["frames"]
+    assert point["optimizer_steps"] == 2 * steps and point["wall_s"] > 0
+    assert set(point["groups"]) == set(methods["residual_mlp_x2"]["groups"])
     assert len(methods["jepa"]["nrmse"]) == 30
     assert set(methods["jepa"]["vpt"]) == {"0.5", "0.3"}
     assert set(methods["jepa"]["groups"]) <= {"E>10", "0<E<10", "E<0"}
@@ -151,7 +169,7 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     assert len(probe["r2"]) == 6 and probe["ahead"]["k"][0] == 0
     assert len(probe["ahead"]["r2_mean"]) == len(probe["ahead"]["k"]) > 1
     assert "r2_mean" in probe["random_encoder"]
-    for png in ("forecast_eval.png", "probe_r2.png"):
+    for png in ("forecast_eval.png", "probe_r2.png", "budget_curve.png"):
         with Image.open(run_dir / png) as img:
             assert img.size[0] > 300
     (run_dir / "eval.json").unlink()
@@ -168,11 +186,28 @@ def test_image_runs_get_pixel_metrics_and_a_probed_state_vpt(tmp_path):
     report = json.loads((run_dir / "eval.json").read_text())
     forecast = report["forecast"]
     assert forecast["kind"] == "image"
-    assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame"}
+    # the recipe's CNN encoder, predictor and decoder trained end to end with a pixel loss
+    assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame", "supervised"}
+    trained = report["settings"]["baselines"]["supervised"]
+    assert trained["optimizer_steps"] == 6 and trained["standardised"] is False
+    assert set(report["budget_curve"]) == {"supervised", "jepa"}
     jepa = forecast["methods"]["jepa"]
     assert set(jepa["vpt"]) == {"0.025", "0.5"} and len(jepa["psnr"]) == 30
     assert set(report["state_forecast"]["methods"]) == {"jepa", "copy_last"}
     assert report["summary"]["vpt_threshold"] == 0.5
+
+
+def test_supervised_baselines_can_be_switched_off(tmp_path):
+    run_dir = _run("circle", tmp_path, "eval.baselines=false", "eval.baseline_budgets=[1, 4]")
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert set(report["forecast"]["methods"]) == {
+        "jepa",
+        "copy_last",
+        "constant_velocity",
+        "linear_ar",
+    }
+    assert report["budget_curve"] == {} and "baselines" not in report["settings"]
+    assert not (run_dir / "budget_curve.png").exists()
 
 
 def test_eval_can_be_disabled(tmp_path):
