@@ -67,6 +67,8 @@ def plot_budget_curve(report: dict[str, Any], path: Path) -> None:
     curve = report.get("budget_curve") or {}
     if not curve:
         return
+    from matplotlib import ticker
+
     from jepa_framework.evaluate.plots import _pyplot
 
     band = _headline_group(report)
@@ -98,7 +100,9 @@ def plot_budget_curve(report: dict[str, Any], path: Path) -> None:
         jepa = curve["jepa"]["1"]
         ax.axhline(vpt_of(jepa), color="k", ls="--", lw=1)
         ax.plot([jepa["optimizer_steps"]], [vpt_of(jepa)], "k*", ms=12, label="jepa")
-        ax.set_xscale("log")
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set(
             title=f"VPT({eps}) vs training budget: {title}",
             xlabel="optimizer steps",

@@ -15,6 +15,7 @@ dimension as the NRMSE does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ from jepa_framework.optim import Optimisation, StepPlan
 if TYPE_CHECKING:  # batches -> data -> observations -> here: types only
     from jepa_framework.batches import Clips
     from jepa_framework.observations import BaselineInputs
+
+log = logging.getLogger("jepa_framework")
 
 #: frames decoded at once when forecasting (a conv decoder on thousands of frames is memory-bound)
 DECODE_CHUNK = 512
@@ -115,7 +118,14 @@ class Trained:
     epoch_losses: list[float]
 
     def note(self, family: str, multiple: int, **extra: Any) -> dict[str, Any]:
-        """This baseline's entry in eval.json's settings.baselines."""
+        """This baseline's entry in eval.json's settings.baselines (and a log line about it)."""
+        log.info(
+            "baseline %s: %d optimizer steps in %.1fs, last epoch's loss %.4g",
+            method_name(family, multiple),
+            self.optimizer_steps,
+            self.wall_s,
+            self.epoch_losses[-1] if self.epoch_losses else float("nan"),
+        )
         return {
             "family": family,
             "multiple": multiple,
