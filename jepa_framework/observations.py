@@ -9,15 +9,22 @@ of observation is a new class implementing the protocol, in the plugin that need
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import torch
+from torch import nn
 
 from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate import supervised as sv
 from jepa_framework.evaluate.metrics import VPT_EPS, nrmse, pixel_errors, psnr
-from jepa_framework.optim import StepPlan
+from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.seeds import derive_seed
+
+if TYPE_CHECKING:  # batches imports data, which imports this module
+    from jepa_framework.batches import Clips
 
 #: per-trajectory error curves of one method: name -> [N, H]
 Curves = dict[str, torch.Tensor]
@@ -51,7 +58,11 @@ class BaselineInputs:
     """What baselines may learn from: training data, the context length and the JEPA's budget.
 
     ``train(n)`` returns float observations [N, T, *obs] of the first ``n`` training
-    trajectories (all of them for ``None``). ``plan`` is the JEPA phase's step plan.
+    trajectories (all of them for ``None``). ``plan`` is the JEPA phase's step plan; each
+    supervised baseline trains at every multiple of it in ``budgets``. ``networks()`` builds the
+    recipe's own encoder, predictor and decoder afresh (seeded, on the run's device) and
+    ``clips(length)`` draws the JEPA's kind of training clips of ``length`` frames (seeded);
+    both are None where the recipe's own networks are not trained (``eval.baselines: false``).
     """
 
     train: Callable[[int | None], torch.Tensor]
@@ -63,9 +74,18 @@ class BaselineInputs:
     weight_decay: float
     grad_clip: float
     rollout_steps: int
-    supervised: bool  # train the residual MLP (eval.baselines)
+    supervised: bool  # train the supervised baselines (eval.baselines)
     hidden: int
     seed: int
+    history: int = 1
+    budgets: tuple[int, ...] = (1,)
+    networks: Callable[[], tuple[nn.Module, nn.Module, nn.Module]] | None = None
+    clips: Callable[[int], Clips] | None = None
+    precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+
+    def optimisation(self, params: list[nn.Parameter], plan: StepPlan) -> Optimisation:
+        """The JEPA's optimiser settings (AdamW, lr, weight decay, clipping) over ``plan``."""
+        return Optimisation(params, plan, self.lr, self.weight_decay, self.grad_clip)
 
 
 @runtime_checkable
@@ -135,7 +155,8 @@ class VectorObservations:
         }
 
     def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
-        """Copy-last, constant velocity, linear AR and the supervised residual MLP."""
+        """Copy-last, constant velocity, linear AR, and two supervised models at every budget:
+        the recipe's own networks trained end to end and the residual MLP."""
         methods: dict[str, bl.Forecaster] = {"copy_last": bl.copy_last}
         train = inputs.train(None)
         if inputs.context >= 2:
@@ -143,28 +164,42 @@ class VectorObservations:
         order = max(1, min(inputs.context, inputs.sequence_length - 1))
         methods["linear_ar"] = bl.LinearAR(train, order, seed=inputs.seed)
         notes: dict[str, Any] = {"linear_ar_order": order}
-        if inputs.supervised:
-            batch = min(inputs.batch_size, len(train))
-            methods["residual_mlp"] = bl.train_residual_mlp(
+        if not inputs.supervised:
+            return methods, notes
+        own, trained = sv.own_network_baselines(inputs, standardise=True)
+        methods.update(own)
+        batch = min(inputs.batch_size, len(train))
+        seed = derive_seed(inputs.seed, "residual_mlp")
+        for multiple in inputs.budgets:
+            fit = bl.train_residual_mlp(
                 train,
                 order=order,
                 rollout_steps=inputs.rollout_steps,
-                plan=inputs.plan,
+                plan=sv.scaled_plan(inputs.plan, multiple),
                 batch_size=batch,
-                lr=inputs.lr,
-                weight_decay=inputs.weight_decay,
-                grad_clip=inputs.grad_clip,
+                optimiser=inputs.optimisation,
                 hidden=inputs.hidden,
-                seed=inputs.seed,
+                seed=seed,
             )
-            notes["residual_mlp"] = {
-                "budget": "the JEPA phase's step plan, batch size, lr schedule and rollout steps",
-                "optimizer_steps": inputs.plan.total_steps,
-                "warmup_steps": inputs.plan.warmup_steps,
-                "batch_size": batch,
-                "rollout_steps": inputs.rollout_steps,
-                "hidden_dim": inputs.hidden,
-            }
+            name = sv.method_name("residual_mlp", multiple)
+            methods[name] = fit.forecaster
+            trained[name] = fit.note(
+                "residual_mlp",
+                multiple,
+                batch_size=batch,
+                rollout_steps=inputs.rollout_steps,
+                hidden_dim=inputs.hidden,
+                order=order,
+            )
+        notes["baselines"] = trained
+        notes["residual_mlp"] = {  # kept for readers of earlier eval.json files
+            "budget": "the JEPA phase's step plan, batch size, lr schedule and rollout steps",
+            "optimizer_steps": inputs.plan.total_steps,
+            "warmup_steps": inputs.plan.warmup_steps,
+            "batch_size": batch,
+            "rollout_steps": inputs.rollout_steps,
+            "hidden_dim": inputs.hidden,
+        }
         return methods, notes
 
 
@@ -205,10 +240,15 @@ class ImageObservations:
         }
 
     def baselines(self, inputs: BaselineInputs) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
-        """Copy-last, a blank frame and the mean frame of a few hundred training trajectories."""
+        """Copy-last, a blank frame, the mean frame of a few hundred training trajectories, and
+        the recipe's own networks trained end to end with a pixel loss at every budget."""
         sample = inputs.train(256)  # frames are big: a sample is enough for a mean
-        return {
+        methods = {
             "copy_last": bl.copy_last,
             "blank": bl.blank,
             "mean_frame": bl.mean_frame(sample.flatten(0, 1).mean(0)),
-        }, {}
+        }
+        if not inputs.supervised:
+            return methods, {}
+        own, trained = sv.own_network_baselines(inputs, standardise=False)
+        return {**methods, **own}, {"baselines": trained}

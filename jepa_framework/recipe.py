@@ -32,6 +32,7 @@ from jepa_framework.validators import (
     MAX_SEED,
     MAX_WIDTH,
     between,
+    budget_multiples,
     count,
     device_name,
     folder_name,
@@ -174,10 +175,14 @@ class EvalSection:
     probe_steps: int = field(default=20, validator=count(1, 10_000))
     # frames of history for the linear AR baseline; 0 = data.history
     ar_order: int = field(default=0, validator=count(0, 10_000))
-    baselines: bool = True  # train the supervised residual MLP baseline (same budget as JEPA)
+    # train the supervised baselines (the recipe's own networks end to end; residual MLP)
+    baselines: bool = True
     # controls: a random frozen encoder with the recipe's predictor trained on its latents
     controls: bool = True
+    # hidden units of the residual MLP baseline (coordinates)
     baseline_hidden_dim: int = field(default=256, validator=count(1, MAX_WIDTH))
+    # each supervised baseline trains at these multiples of the JEPA's optimizer steps
+    baseline_budgets: list[int] = field(factory=lambda: [1], validator=budget_multiples)
 
 
 @attrs.frozen

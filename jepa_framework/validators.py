@@ -74,3 +74,12 @@ def device_name(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
     """auto, cpu, mps, cuda or cuda:N (whether it exists is checked when the run starts)."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", value):
         raise ValueError(f"'{attribute.name}' must be auto, cpu, mps, cuda or cuda:N: {value!r}")
+
+
+def budget_multiples(_instance: Any, attribute: attrs.Attribute, value: list[int]) -> None:
+    """A non-empty list of distinct whole multiples, each in 1..1000 (of a training budget)."""
+    if not value or len(set(value)) != len(value) or not all(1 <= v <= 1000 for v in value):
+        raise ValueError(
+            f"'{attribute.name}' must be a non-empty list of distinct whole numbers from 1 to "
+            f"1000 (multiples of the JEPA's optimizer steps, e.g. [1, 4, 16]): {value!r}"
+        )

@@ -49,6 +49,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.metrics",
         "evaluate.ridge",
         "evaluate.baselines",
+        "evaluate.supervised",
     },
     3: {  # building, training, writing and evaluating
         "assemble",
@@ -61,6 +62,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.probes",
         "evaluate.rollout",
         "evaluate.plots",
+        "evaluate.budgets",
         "evaluate.report",
         "evaluate.loading",
     },

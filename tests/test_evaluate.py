@@ -14,7 +14,7 @@ from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.metrics import nrmse, pixel_errors, psnr, valid_frames, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 from jepa_framework.observations import VectorObservations
-from jepa_framework.optim import StepPlan
+from jepa_framework.optim import Optimisation, StepPlan
 
 from . import conftest
 
@@ -101,12 +101,16 @@ def test_linear_ar_is_exact_on_a_circle():
     assert (forecast - test[:, 2:]).abs().max() < 1e-3
 
 
+def _adamw(lr: float):
+    return lambda params, plan: Optimisation(params, plan, lr, 0.0, 1.0)
+
+
 def test_residual_mlp_trains_on_its_budget_and_beats_copy_last():
     train, test = _circles(64, 20).float(), _circles(16, 12).float()
     plan = StepPlan(epochs=10, steps_per_epoch=10, warmup_steps=10)
-    mlp = bl.train_residual_mlp(train, 2, 4, plan, 32, 1e-2, 0.0, 1.0, hidden=32, seed=0)
+    fit = bl.train_residual_mlp(train, 2, 4, plan, 32, _adamw(1e-2), hidden=32, seed=0)
     sigma = test.flatten(0, 1).std(0)
-    err = nrmse(mlp(test[:, :2], 10), test[:, 2:], sigma).mean()
+    err = nrmse(fit.forecaster(test[:, :2], 10), test[:, 2:], sigma).mean()
     assert err < nrmse(bl.copy_last(test[:, :2], 10), test[:, 2:], sigma).mean()
     assert StepPlan.for_epochs(epochs=2, samples=21, batch_size=8, warmup_epochs=1.0) == StepPlan(
         2, 3, 3
@@ -232,11 +236,29 @@ def _run(mode: str, out_dir, *extra: str):
 
 
 def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
-    run_dir = _run("pendulum", tmp_path)
+    run_dir = _run("pendulum", tmp_path, "eval.baseline_budgets=[1, 2]")
     report = json.loads((run_dir / "eval.json").read_text())
     assert set(report) >= {"settings", "probe", "forecast", "state_forecast", "summary"}
     methods = report["forecast"]["methods"]
-    assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", "residual_mlp"}
+    supervised = {"supervised", "supervised_x2", "residual_mlp", "residual_mlp_x2"}
+    assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", *supervised}
+    trained = report["settings"]["baselines"]
+    assert set(trained) == supervised
+    steps = trained["supervised"]["optimizer_steps"]
+    assert steps == 2 * 3  # the JEPA's plan: 2 epochs of ceil(21 / 8) batches
+    assert (
+        trained["residual_mlp_x2"]["optimizer_steps"]
+        == trained["supervised_x2"]["optimizer_steps"]
+        == 2 * steps
+    )
+    assert all(t["wall_s"] > 0 for t in trained.values())
+    curve = report["budget_curve"]
+    assert set(curve) == {"supervised", "residual_mlp", "jepa"}
+    assert set(curve["supervised"]) == {"1", "2"} and curve["jepa"]["1"]["optimizer_steps"] == steps
+    point = curve["residual_mlp"]["2"]
+    assert point["vpt"] == methods["residual_mlp_x2"]["vpt"]["0.5"]["frames"]
+    assert point["optimizer_steps"] == 2 * steps and point["wall_s"] > 0
+    assert set(point["groups"]) == set(methods["residual_mlp_x2"]["groups"])
     assert len(methods["jepa"]["nrmse"]) == 30
     assert set(methods["jepa"]["vpt"]) == {"0.5", "0.3"}
     assert set(methods["jepa"]["groups"]) <= {"E>10", "0<E<=10", "E<=0"}
@@ -251,7 +273,7 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     assert len(probe["r2"]) == 6 and probe["ahead"]["k"][0] == 0
     assert len(probe["ahead"]["r2_mean"]) == len(probe["ahead"]["k"]) > 1
     assert "r2_mean" in probe["random_encoder"]
-    for png in ("forecast_eval.png", "probe_r2.png"):
+    for png in ("forecast_eval.png", "probe_r2.png", "budget_curve.png"):
         with Image.open(run_dir / png) as img:
             assert img.size[0] > 300
     (run_dir / "eval.json").unlink()
@@ -269,7 +291,11 @@ def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_co
     report = json.loads((run_dir / "eval.json").read_text())
     forecast = report["forecast"]
     assert forecast["kind"] == "image"
-    assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame"}
+    # the recipe's CNN encoder, predictor and decoder trained end to end with a pixel loss
+    assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame", "supervised"}
+    trained = report["settings"]["baselines"]["supervised"]
+    assert trained["optimizer_steps"] == 6 and trained["standardised"] is False
+    assert set(report["budget_curve"]) == {"supervised", "jepa"}
     jepa = forecast["methods"]["jepa"]
     assert set(jepa["vpt"]) == {"0.025", "0.5"} and len(jepa["psnr"]) == 30
     assert report["summary"]["vpt_threshold"] == 0.5
@@ -282,6 +308,7 @@ def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_co
         "copy_last",
         "blank",
         "mean_frame",
+        "supervised",  # its predicted frames, re-encoded by the JEPA encoder and probed
         "random_encoder",
         "copy_last_true_state",
     }
@@ -321,6 +348,19 @@ def test_eval_controls_can_be_switched_off(tmp_path):
     report = json.loads((run_dir / "eval.json").read_text())
     assert "random_encoder" not in report["state_forecast"]["methods"]
     assert "ahead" not in report["probe"]["random_encoder"]
+
+
+def test_supervised_baselines_can_be_switched_off(tmp_path):
+    run_dir = _run("circle", tmp_path, "eval.baselines=false", "eval.baseline_budgets=[1, 4]")
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert set(report["forecast"]["methods"]) == {
+        "jepa",
+        "copy_last",
+        "constant_velocity",
+        "linear_ar",
+    }
+    assert report["budget_curve"] == {} and "baselines" not in report["settings"]
+    assert not (run_dir / "budget_curve.png").exists()
 
 
 def test_eval_can_be_disabled(tmp_path):

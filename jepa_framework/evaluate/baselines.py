@@ -1,22 +1,26 @@
 """Forecast baselines in observation space.
 
 Every forecaster maps float contexts [B, C, *obs] and a number of steps to forecasts
-[B, steps, *obs]. The supervised residual MLP gets the same budget as the JEPA: the JEPA
-phase's own :class:`~jepa_framework.optim.StepPlan` (optimizer steps and warmup), the same batch
+[B, steps, *obs]. The supervised residual MLP gets the JEPA's budget or a multiple of it: the
+JEPA phase's :class:`~jepa_framework.optim.StepPlan` (optimizer steps and warmup), the same batch
 size, learning rate, weight decay and gradient clipping, the same optimisation code
-(:class:`~jepa_framework.optim.Optimisation`) and the same multi-step loss
-(objective.rollout_steps frames unrolled) -- but supervised in observation space.
+(:class:`~jepa_framework.optim.Optimisation`), batches drawn as the JEPA's clips are, and the same
+multi-step loss (objective.rollout_steps frames unrolled) -- but supervised in observation space.
+The recipe's own networks trained end to end are in :mod:`~jepa_framework.evaluate.supervised`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
 from jepa_framework.evaluate.ridge import Ridge
+from jepa_framework.evaluate.supervised import Trained
 from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.seeds import derive_seed
 from jepa_framework.threads import one_torch_thread
 from jepa_framework.windows import gather_windows
 
@@ -80,18 +84,37 @@ class LinearAR:
 
 
 class ResidualMLP(nn.Module):
-    """x_{t+1} = x_t + MLP(stacked last ``order`` frames), in standardised coordinates."""
+    """x_{t+1} = x_t + MLP(stacked last ``order`` frames), in standardised coordinates.
 
-    def __init__(self, dim: int, order: int, hidden: int, mean: torch.Tensor, std: torch.Tensor):
+    Built with the care the JEPA's residual predictor gets: LayerNorm after each hidden layer and
+    a last layer scaled by ``init_scale`` (bias zero), so the untrained model is near copy-last
+    and long rollouts start stable.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        order: int,
+        hidden: int,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        init_scale: float = 0.01,
+    ):
         super().__init__()
         self.order = order
         self.net = nn.Sequential(
             nn.Linear(dim * order, hidden),
+            nn.LayerNorm(hidden),
             nn.GELU(),
             nn.Linear(hidden, hidden),
+            nn.LayerNorm(hidden),
             nn.GELU(),
             nn.Linear(hidden, dim),
         )
+        last = self.net[-1]
+        with torch.no_grad():
+            last.weight.mul_(init_scale)
+            last.bias.zero_()
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
 
@@ -114,6 +137,16 @@ class ResidualMLP(nn.Module):
         )
 
 
+def epoch_pairs(
+    n: int, starts: int, batch_size: int, g: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless (trajectory, start) batches drawn as the JEPA's clips are: each epoch visits
+    every one of ``n`` trajectories once, in a random order, each at a random start."""
+    while True:
+        for traj in torch.randperm(n, generator=g).split(batch_size):
+            yield traj, torch.randint(0, starts, (len(traj),), generator=g)
+
+
 @one_torch_thread()
 def train_residual_mlp(
     series: torch.Tensor,
@@ -121,28 +154,45 @@ def train_residual_mlp(
     rollout_steps: int,
     plan: StepPlan,
     batch_size: int,
-    lr: float,
-    weight_decay: float,
-    grad_clip: float,
+    optimiser: Callable[[list[nn.Parameter], StepPlan], Optimisation],
     hidden: int,
     seed: int,
-) -> ResidualMLP:
-    """Train on random clips of training trajectories series [N, T, D]; see the module doc."""
+) -> Trained:
+    """Train on clips of training trajectories series [N, T, D]; see the module doc.
+
+    ``seed`` fixes the initial weights and the batches; ``optimiser(params, plan)`` builds the
+    JEPA's :class:`Optimisation`.
+    """
+    started = time.perf_counter()
     series = series.flatten(2).float()
     steps = max(1, min(rollout_steps, series.shape[1] - order))
     mean = series.mean((0, 1))
     std = series.std((0, 1)).clamp_min(1e-6)
-    model = ResidualMLP(series.shape[2], order, hidden, mean, std)
-    optimisation = Optimisation(model.parameters(), plan, lr, weight_decay, grad_clip)
-    g = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ResidualMLP(series.shape[2], order, hidden, mean, std)
+    optimisation = optimiser(list(model.parameters()), plan)
+    g = torch.Generator().manual_seed(derive_seed(seed, "batches"))
     length = order + steps
     n, t = series.shape[:2]
     normed = (series - mean) / std
+    pairs = epoch_pairs(n, t - length + 1, batch_size, g)
+    losses: list[float] = []
     model.train()
     for _ in range(plan.total_steps):
-        traj = torch.randint(0, n, (batch_size,), generator=g)
-        start = torch.randint(0, t - length + 1, (batch_size,), generator=g)
-        clips = gather_windows(normed, traj, start, length)
-        pred = model.unroll(clips[:, :order], steps)
-        optimisation.step(nn.functional.mse_loss(pred, clips[:, order:]))
-    return model
+        clips = gather_windows(normed, *next(pairs), length)
+        loss = nn.functional.mse_loss(model.unroll(clips[:, :order], steps), clips[:, order:])
+        optimisation.step(loss)
+        losses.append(float(loss.detach()))
+    per_epoch = max(1, plan.steps_per_epoch)
+    return Trained(
+        forecaster=model,
+        optimizer_steps=plan.total_steps,
+        warmup_steps=plan.warmup_steps,
+        wall_s=time.perf_counter() - started,
+        parameters=sum(p.numel() for p in model.parameters()),
+        epoch_losses=[
+            sum(losses[i : i + per_epoch]) / len(losses[i : i + per_epoch])
+            for i in range(0, len(losses), per_epoch)
+        ],
+    )

@@ -13,8 +13,10 @@ import torch
 
 from jepa_framework.artifacts import write_json
 from jepa_framework.assemble import Assembly, build, random_encoder, shapes_of
+from jepa_framework.batches import Clips
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
 from jepa_framework.evaluate.controls import ControlBudget, FrozenEncoderModel, train_control
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
 from jepa_framework.evaluate.plots import plot_forecast, plot_probe
@@ -32,17 +34,32 @@ from jepa_framework.observations import (
 from jepa_framework.optim import StepPlan
 from jepa_framework.recipe import Recipe
 from jepa_framework.seeds import derive_seed
+from jepa_framework.training import autocast
 
 log = logging.getLogger("jepa_framework")
 
 
 def make_baselines(
-    recipe: Recipe, dataset: DynamicsDataset, train_idx: torch.Tensor, context: int, plan: StepPlan
+    recipe: Recipe, host: Any, assembly: Assembly, context: int, plan: StepPlan
 ) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
-    """The baselines the dataset's observation space chooses, with the JEPA's budget."""
+    """The baselines the dataset's observation space chooses, with the JEPA's budget (and the
+    multiples of it in eval.baseline_budgets); see :class:`BaselineInputs`."""
+    dataset, train_idx, device = assembly.dataset, assembly.split.train, assembly.device
 
     def train(n: int | None) -> torch.Tensor:
         return dataset.to_float(dataset.observations[train_idx[:n]])
+
+    def networks() -> tuple[torch.nn.Module, ...]:
+        """The recipe's encoder, predictor and decoder, freshly built with their own seed."""
+        shapes, model = shapes_of(recipe, dataset), recipe.model
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(recipe.seed, "supervised"))
+            specs = (model.encoder, model.predictor, model.decoder)
+            return tuple(build(host, spec, shapes).to(device) for spec in specs)
+
+    def clips(length: int) -> Clips:
+        g = torch.Generator().manual_seed(derive_seed(recipe.seed, "supervised/batches"))
+        return Clips(dataset, train_idx, length, cfg.batch_size, device, g)
 
     cfg = recipe.train
     inputs = BaselineInputs(
@@ -58,6 +75,11 @@ def make_baselines(
         supervised=recipe.eval.baselines,
         hidden=recipe.eval.baseline_hidden_dim,
         seed=recipe.seed,
+        history=recipe.data.history,
+        budgets=tuple(recipe.eval.baseline_budgets),
+        networks=networks if recipe.eval.baselines else None,
+        clips=clips if recipe.eval.baselines else None,
+        precision=lambda: autocast(device, cfg.precision),
     )
     return dataset.observation_space.baselines(inputs)
 
@@ -204,7 +226,7 @@ def evaluate(
         device,
         control=control,
     )
-    methods, notes = make_baselines(recipe, dataset, train_idx, context, plan)
+    methods, notes = make_baselines(recipe, host, assembly, context, plan)
     jepa = JepaForecast(model, assembly.decoder, device)
     obs_curves, state_curves = score(dataset, held, jepa, probes, methods, control)
     groups = trajectory_groups(dataset, held.states[:, context - 1])
@@ -229,10 +251,12 @@ def evaluate(
         "state_forecast": summarise_state(state_curves, dataset, groups),
     }
     report["summary"] = summary(report, dataset.headline_group)
+    report["budget_curve"] = budget_curve(report, plan, run_dir)
     report["eval_seconds"] = time.perf_counter() - started
     write_json(run_dir / "eval.json", report)
     plot_forecast(report, dataset.observation_space.panels, run_dir / "forecast_eval.png")
     plot_probe(report, run_dir / "probe_r2.png")
+    plot_budget_curve(report, run_dir / "budget_curve.png")
     log.info(
         "evaluation (%.1fs), written to %s:\n%s",
         report["eval_seconds"],

@@ -1,0 +1,231 @@
+"""The supervised baseline at its best: the recipe's own networks trained end to end.
+
+The JEPA learns its encoder and predictor in latent space and fits a decoder afterwards. Here the
+same encoder, predictor and decoder (built from the recipe's specs, freshly initialised with their
+own seed) are trained together on the observation-space multi-step loss: encode the context
+window, roll the predictor out K = objective.rollout_steps steps, decode every step, and compare
+with the true next frames (the last frame of the window k steps later). Everything else is the
+JEPA's: the training split, the clips (:class:`~jepa_framework.batches.Clips`), the batch size,
+the optimisation (:class:`~jepa_framework.optim.Optimisation` over the JEPA's step plan, or a
+multiple of it), mixed precision. For images this is "the same CNN trained with a pixel loss".
+Coordinates are standardised (train-split mean and std per dimension) so the loss weighs every
+dimension as the NRMSE does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import torch
+from torch import nn
+
+from jepa_framework.optim import Optimisation, StepPlan
+
+if TYPE_CHECKING:  # batches -> data -> observations -> here: types only
+    from jepa_framework.batches import Clips
+    from jepa_framework.observations import BaselineInputs
+
+log = logging.getLogger("jepa_framework")
+
+#: frames decoded at once when forecasting (a conv decoder on thousands of frames is memory-bound)
+DECODE_CHUNK = 512
+
+
+def scaled_plan(plan: StepPlan, multiple: int) -> StepPlan:
+    """``multiple`` times the optimizer steps of ``plan`` (more epochs, the same warmup)."""
+    return StepPlan(plan.epochs * multiple, plan.steps_per_epoch, plan.warmup_steps)
+
+
+def method_name(family: str, multiple: int) -> str:
+    """``supervised`` at the JEPA's budget, ``supervised_x4`` at four times it."""
+    return family if multiple == 1 else f"{family}_x{multiple}"
+
+
+def batches(clips: Clips, total: int) -> Iterator[torch.Tensor]:
+    """``total`` batches of ``clips``, epoch after epoch (each epoch visits every trajectory)."""
+    done = 0
+    while done < total:
+        for batch in clips:
+            yield batch
+            done += 1
+            if done == total:
+                return
+
+
+class EndToEnd(nn.Module):
+    """Encoder -> ``steps`` x predictor -> decoder on each step, in standardised observations.
+
+    ``mean`` and ``std`` standardise observations (scalars 0 and 1 leave frames as they are).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        predictor: nn.Module,
+        decoder: nn.Module,
+        history: int,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        self.encoder, self.predictor, self.decoder = encoder, predictor, decoder
+        self.history = history
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def unroll(self, context: torch.Tensor, steps: int) -> torch.Tensor:
+        """Standardised context [B, >= H, *obs] -> standardised frames [B, steps, *obs]."""
+        z = self.encoder(context[:, -self.history :])
+        frames = []
+        for _ in range(steps):
+            z = self.predictor(z)
+            frames.append(self.decoder(z))
+        return torch.stack(frames, 1)
+
+    @torch.no_grad()
+    def forward(self, context: torch.Tensor, steps: int) -> torch.Tensor:
+        """The forecast: float context [B, C, *obs] (any device) -> frames [B, steps, *obs] on
+        the CPU, decoded in chunks like the JEPA's forecast."""
+        self.eval()
+        z = self.encoder(self.standardise(context.to(self.mean.device))[:, -self.history :])
+        latents = []
+        for _ in range(steps):
+            z = self.predictor(z)
+            latents.append(z)
+        flat = torch.stack(latents, 1).flatten(0, 1)
+        frames = torch.cat([self.decoder(part).float() for part in flat.split(DECODE_CHUNK)])
+        frames = frames * self.std + self.mean
+        return frames.view(context.shape[0], steps, *frames.shape[1:]).cpu()
+
+
+@attrs.frozen
+class Trained:
+    """A trained baseline and what it cost: steps, wall time, and its loss per epoch."""
+
+    forecaster: Callable[[torch.Tensor, int], torch.Tensor]
+    optimizer_steps: int
+    warmup_steps: int
+    wall_s: float
+    parameters: int
+    epoch_losses: list[float]
+
+    def note(self, family: str, multiple: int, **extra: Any) -> dict[str, Any]:
+        """This baseline's entry in eval.json's settings.baselines (and a log line about it)."""
+        log.info(
+            "baseline %s: %d optimizer steps in %.1fs, last epoch's loss %.4g",
+            method_name(family, multiple),
+            self.optimizer_steps,
+            self.wall_s,
+            self.epoch_losses[-1] if self.epoch_losses else float("nan"),
+        )
+        return {
+            "family": family,
+            "multiple": multiple,
+            "optimizer_steps": self.optimizer_steps,
+            "warmup_steps": self.warmup_steps,
+            "wall_s": round(self.wall_s, 3),
+            "parameters": self.parameters,
+            "final_train_loss": self.epoch_losses[-1] if self.epoch_losses else None,
+            **extra,
+        }
+
+
+def train_end_to_end(
+    networks: tuple[nn.Module, nn.Module, nn.Module],
+    clips: Clips,
+    history: int,
+    rollout_steps: int,
+    plan: StepPlan,
+    optimiser: Callable[[list[nn.Parameter], StepPlan], Optimisation],
+    standardiser: tuple[torch.Tensor, torch.Tensor] | None = None,
+    precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> Trained:
+    """Train ``networks`` (encoder, predictor, decoder) for ``plan.total_steps`` batches of
+    ``clips`` (each ``history + rollout_steps`` frames); see the module doc.
+
+    ``optimiser(params, plan)`` builds the :class:`Optimisation` with the JEPA's settings;
+    ``precision()`` enters the JEPA's autocast (bf16) or nothing (fp32); ``standardiser`` is the
+    (mean, std) observations are standardised with (None: used as they are).
+    """
+    started = time.perf_counter()
+    device = clips.device
+    if standardiser is None:
+        mean, std = torch.zeros(()), torch.ones(())
+    else:
+        mean, std = standardiser
+    model = EndToEnd(*networks, history, mean.float(), std.float()).to(device)
+    optimisation = optimiser(list(model.parameters()), plan)
+    steps_per_epoch = max(1, len(clips))
+    losses: list[torch.Tensor] = []
+    epoch_losses: list[float] = []
+    model.train()
+    for i, clip in enumerate(batches(clips, plan.total_steps), start=1):
+        clip = model.standardise(clip)
+        with precision():
+            pred = model.unroll(clip[:, :history], rollout_steps)
+        loss = nn.functional.mse_loss(pred.float(), clip[:, history : history + rollout_steps])
+        optimisation.step(loss)
+        losses.append(loss.detach())
+        if i % steps_per_epoch == 0 or i == plan.total_steps:
+            epoch_losses.append(float(torch.stack(losses).mean()))
+            losses.clear()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return Trained(
+        forecaster=model,
+        optimizer_steps=plan.total_steps,
+        warmup_steps=plan.warmup_steps,
+        wall_s=time.perf_counter() - started,
+        parameters=sum(p.numel() for p in model.parameters()),
+        epoch_losses=epoch_losses,
+    )
+
+
+def own_network_baselines(
+    inputs: BaselineInputs, standardise: bool
+) -> tuple[dict[str, Callable[[torch.Tensor, int], torch.Tensor]], dict[str, Any]]:
+    """``supervised`` (and ``supervised_xM``) for every budget multiple M of ``inputs``, with
+    each one's note (steps, wall time, parameters); nothing when the inputs carry no networks.
+
+    ``standardise``: standardise observations with the training split's per-dimension mean and
+    std (coordinates; frames in [0, 1] are used as they are).
+    """
+    if inputs.networks is None or inputs.clips is None:
+        return {}, {}
+    standardiser = None
+    if standardise:
+        frames = inputs.train(None).flatten(0, 1)
+        standardiser = (frames.mean(0), frames.std(0).clamp_min(1e-6))
+    steps = max(1, min(inputs.rollout_steps, inputs.sequence_length - inputs.history))
+    methods, notes = {}, {}
+    for multiple in inputs.budgets:
+        trained = train_end_to_end(
+            inputs.networks(),
+            inputs.clips(inputs.history + steps),
+            inputs.history,
+            steps,
+            scaled_plan(inputs.plan, multiple),
+            inputs.optimisation,
+            standardiser,
+            inputs.precision,
+        )
+        name = method_name("supervised", multiple)
+        methods[name] = trained.forecaster
+        notes[name] = trained.note(
+            "supervised",
+            multiple,
+            batch_size=inputs.batch_size,
+            rollout_steps=steps,
+            architecture="the recipe's encoder, predictor and decoder, trained end to end",
+            standardised=standardise,
+            epoch_losses=[round(x, 6) for x in trained.epoch_losses],
+        )
+    return methods, notes

@@ -1,0 +1,87 @@
+"""The supervised baselines: the recipe's own networks trained end to end, the residual MLP,
+both seeded and at multiples of the JEPA's budget (real tiny pendulum runs, no mocks)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+
+from jepa_framework.assemble import assemble
+from jepa_framework.errors import JepaError
+from jepa_framework.evaluate.report import make_baselines
+from jepa_framework.evaluate.supervised import EndToEnd, scaled_plan
+from jepa_framework.optim import StepPlan
+from jepa_framework.recipe import load_recipe
+
+from . import conftest
+
+PLAN = StepPlan(epochs=8, steps_per_epoch=3, warmup_steps=2)
+
+
+def _assembled(*overrides: str):
+    from jepa_framework.plugins import host
+
+    registries = host()
+    recipe, _ = load_recipe(
+        "pendulum",
+        [
+            *conftest.TINY,
+            "objective.rollout_steps=3",
+            "train.lr=3e-3",
+            "train.threads=1",
+            *overrides,
+        ],
+        registries=registries,
+    )
+    recipe = attrs.evolve(recipe, tracking=[])
+    return recipe, registries, assemble(recipe, registries, trackers=False)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _assembled("eval.baseline_budgets=[1, 2]")
+
+
+def test_the_recipes_own_networks_train_end_to_end_and_are_seeded(tiny):
+    recipe, registries, assembly = tiny
+    methods, notes = make_baselines(recipe, registries, assembly, 2, PLAN)
+    model = methods["supervised"]
+    assert isinstance(model, EndToEnd)
+    # the same architecture as the JEPA's networks
+    jepa_params = sum(p.numel() for p in assembly.model.encoder.parameters())
+    assert sum(p.numel() for p in model.encoder.parameters()) == jepa_params
+    losses = notes["baselines"]["supervised"]["epoch_losses"]
+    assert len(losses) == PLAN.epochs and losses[-1] < 0.7 * losses[0]
+    for name in ("supervised", "residual_mlp"):
+        first, last = (notes["baselines"][name][k] for k in ("multiple", "optimizer_steps"))
+        assert first == 1 and last == PLAN.total_steps
+        assert notes["baselines"][f"{name}_x2"]["optimizer_steps"] == 2 * PLAN.total_steps
+
+    context = assembly.dataset.to_float(assembly.dataset.observations[:4, :2])
+    forecast = model(context, 5)
+    assert forecast.shape == (4, 5, 4) and torch.isfinite(forecast).all()
+    again, _ = make_baselines(recipe, registries, assembly, 2, PLAN)
+    for name in ("supervised", "supervised_x2", "residual_mlp", "residual_mlp_x2"):
+        assert torch.equal(methods[name](context, 5), again[name](context, 5)), name
+
+
+def test_another_seed_gives_other_weights(tiny):
+    recipe, registries, assembly = tiny
+    plan = StepPlan(1, 1, 0)
+    first, _ = make_baselines(recipe, registries, assembly, 2, plan)
+    other, _ = make_baselines(attrs.evolve(recipe, seed=1), registries, assembly, 2, plan)
+    w = [m["supervised"].encoder.net[0].weight for m in (first, other)]
+    assert not torch.equal(*w)
+
+
+def test_budgets_multiply_the_step_plan():
+    plan = StepPlan.for_epochs(epochs=3, samples=21, batch_size=8, warmup_epochs=1.0)
+    x4 = scaled_plan(plan, 4)
+    assert x4.total_steps == 4 * plan.total_steps and x4.warmup_steps == plan.warmup_steps
+
+
+@pytest.mark.parametrize("budgets", ["[]", "[0]", "[1, 1]", "[2000]", "4"])
+def test_bad_budgets_are_refused_with_the_key(budgets):
+    with pytest.raises(JepaError, match="baseline_budgets"):
+        load_recipe("pendulum", [f"eval.baseline_budgets={budgets}"])
