@@ -60,6 +60,7 @@ def comparison_panels(runs: Iterable[tuple[str, dict[str, Any]]]) -> list[Panel]
                 name = label if method == JEPA else method
                 series.setdefault(name, []).append([float(x) for x in curve])
         if series:
+            series = dict(sorted(series.items(), key=lambda item: not item[0].startswith(JEPA)))
             ylabel = {"nrmse": "NRMSE", "relative": "relative pixel error"}.get(metric, metric)
             if section == "state_forecast":
                 threshold = 0.5
@@ -98,7 +99,7 @@ def plot_comparison(panels: list[Panel], path: Path, title: str = "", dpi: int =
         if panel.threshold is not None:
             ax.axhline(panel.threshold, color="grey", lw=0.8, ls=":")
         ax.set(title=panel.title, xlabel="horizon (frames)", ylabel=panel.ylabel, yscale="log")
-        ax.grid(alpha=0.3, which="both", lw=0.4)
+        ax.grid(alpha=0.3, lw=0.4)
         ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
