@@ -244,14 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out_dir or (scratch / "runs" if scratch else RUNS_OUT)
     tables = args.tables_dir or (scratch / "tables" if scratch else TABLES)
     tables.mkdir(parents=True, exist_ok=True)
-    plan_runs, measured = {}, {}
-    for mode in [] if args.tables_only else args.modes:
-        regs = args.regularizers.split(",") if args.regularizers else list(REGULARIZERS[mode])
+    modes = [] if args.tables_only else args.modes
+    regs_of = {
+        m: args.regularizers.split(",") if args.regularizers else list(REGULARIZERS[m])
+        for m in modes
+    }
+    if modes and not args.quick:
+        print(estimate({m: len(regs_of[m]) * len(seeds) for m in modes}), flush=True)
+    measured = {}
+    for mode in modes:
+        regs = regs_of[mode]
         plans = sweeps(mode, regs, ",".join(map(str, seeds)), args.quick, out)
         print(f"{mode}: jepa sweep {mode} " + " | ".join(shlex.join(p) for p in plans), flush=True)
         info = run_mode(mode, regs, seeds, plans, tables / "runs" / mode, command)
         print(f"{mode}: {info['runs']} runs in {info['wall_seconds'] / 60:.1f} min", flush=True)
-        plan_runs[mode] = len(regs) * len(seeds)
         measured[mode] = info["minutes_per_run"]
     written = result_tables.write_all(tables, ROOT)
     for path in written:
@@ -261,8 +267,6 @@ def main(argv: list[str] | None = None) -> int:
         print(estimate(full_plan, measured))
         print(f"(quick: tables in {tables}; README left alone)")
         return 0
-    if plan_runs:
-        print(estimate(plan_runs))
     if not args.no_readme and tables.resolve() == TABLES.resolve():
         sync_readme.main([])
         for rel in missing_blocks(written, ROOT / "README.md"):

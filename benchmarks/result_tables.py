@@ -268,9 +268,10 @@ def pendulum_tables(runs: list[Run]) -> list[Table]:
                 ("censored", "censored"),
             )
         ]
-        counts = [f"{b} {band_trajectories(reports[0], b)}" for b in names]
-        note = f"Held-out trajectories per band: {', '.join(counts)}."
-        tables.append(Table("pendulum_bands", band_columns, method_rows(runs), notes=[note]))
+        counts = [(b, band_trajectories(reports[0], b)) for b in names]
+        shown = ", ".join(f"{b} {n}" for b, n in counts if n is not None)
+        notes = [f"Held-out trajectories per band: {shown}."] if shown else []
+        tables.append(Table("pendulum_bands", band_columns, method_rows(runs), notes=notes))
     return tables
 
 
@@ -421,7 +422,11 @@ def footer(infos: dict[str, dict[str, Any]], figures: list[str]) -> list[str]:
 
 def write_figure(mode: str, runs: list[Run], tables_dir: Path, root: Path) -> str | None:
     """``<mode>_forecast.png``: every method's error vs horizon, seeds shaded; its Markdown."""
-    labelled = [(f"jepa + {r.regularizer}", r.report) for r in runs if r.report]
+    labelled, seen = [], set()
+    for run in (r for r in runs if r.report):
+        report = run.report if run.seed not in seen else _jepa_only_report(run.report)
+        seen.add(run.seed)  # baselines: one run per seed, as in the tables
+        labelled.append((f"jepa + {run.regularizer}", report))
     panels = comparison_panels(labelled)
     if not panels:
         return None
@@ -434,6 +439,16 @@ def write_figure(mode: str, runs: list[Run], tables_dir: Path, root: Path) -> st
     except ValueError:
         shown = path.name
     return f"![{mode}: error vs horizon for every method]({shown})"
+
+
+def _jepa_only_report(report: dict[str, Any]) -> dict[str, Any]:
+    out = dict(report)
+    for section in ("forecast", "state_forecast"):
+        if section in report:
+            block = report[section]
+            kept = {m: e for m, e in (block.get("methods") or {}).items() if m == JEPA}
+            out[section] = {**block, "methods": kept}
+    return out
 
 
 def write_all(tables_dir: Path, root: Path) -> list[Path]:
