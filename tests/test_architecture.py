@@ -57,6 +57,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.probes",
         "evaluate.rollout",
         "evaluate.plots",
+        "evaluate.comparison",
         "evaluate.report",
         "evaluate.loading",
     },
