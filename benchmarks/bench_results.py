@@ -1,40 +1,72 @@
 """Results tables: every mode trained with several regularizers and seeds, beside the baselines.
 
-For each mode, runs ``jepa sweep <mode> objective.regularizer.name=mse,vicreg,sigreg seed=0``
-(the built-in recipe, resized below to fit a 2-core CPU) and prints the sweep's Markdown table:
-collapse diagnostics (RankMe, normalised std, per-dimension std, collapsed fraction), linear probe
-R² (trained vs randomly initialised encoder), VPT(0.5) of the decoded latent rollout (NRMSE for
-coordinates; relative pixel error for images) and of the probed state, reconstruction MSE beside
-the blank-frame MSE, then the baselines' VPTs (copy-last, constant velocity, linear AR, residual
-MLP with the JEPA's budget; blank and mean frame for images). Values are mean ± std over seeds.
-Pendulum trajectories start from random angles (+-pi) and velocities (+-2 rad/s), a mix of
-energy bands; each run's eval.json splits VPT by band.
+For each mode, runs the built-in recipe (resized below to fit a 2-core CPU) as `jepa sweep`s over
+regularizers and seeds, keeps each run's config.yaml, eval.json and metrics.json under
+``benchmarks/tables/runs/<mode>/<regularizer>_seed-<seed>/`` (tracked), then writes from those
+files every table README shows, mean ± std over seeds (``result_tables.py``):
 
-    uv run python benchmarks/bench_results.py                 # all five modes, ~60 min on 2 cores
-    uv run python benchmarks/bench_results.py --quick         # tiny sizes: a smoke test, ~1.5 min
-    uv run python benchmarks/bench_results.py --modes pendulum pendulum_image --simsiam
+- ``pendulum.md``: per method (the JEPA per regularizer, then every baseline in eval.json),
+  VPT(0.5) in the chaotic band E>10 in frames and Lyapunov times with its censored fraction,
+  VPT over all trajectories, NRMSE at h = 5/10/20, probe R² beside a random encoder's, collapse
+  diagnostics; ``pendulum_bands.md``: VPT per energy band.
+- ``pendulum_image.md``: probe R² per angle (sin, cos) and velocity, probed-state VPT in the
+  headline band, pixel VPT(0.5), reconstruction beside the blank frame, collapse diagnostics.
+- ``curves.md``: VPT per method for circle, spiral and lissajous.
 
-Measured runtime (2 cores, nothing else running), per sweep of 3 regularizers x 1 seed, each
-run including its evaluation: pendulum 3.4 min (10k trajectories x 40 epochs, plus the
-residual-MLP baseline with the same budget), pendulum_image 3.0 min (6k trajectories x 30
-epochs), circle/spiral/lissajous 0.3-0.4 min each: about 8 minutes for all five modes; each
-extra seed adds as much again. Tables are written to benchmarks/results/results.md (--quick:
-under --out-dir) and every run to --out-dir.
+Each ``.md`` has a ``.csv`` beside it (mean, std, n per column) and states the command, date,
+machine and wall time; ``<mode>_forecast.png`` plots every method's error against horizon with
+the seeds shaded. README's blocks ``<!-- table: benchmarks/tables/<name>.md -->`` are then
+refreshed (``benchmarks/sync_readme.py``; ``--no-readme`` skips it).
+
+Budget: about 30 minutes on 2 cores for 3 seeds. Baselines do not depend on the JEPA's
+regularizer, so they are trained only in the first regularizer's runs (the others run with
+``eval.baselines=false``); pendulum_image runs ``mse`` (it collapses on frames, a result worth
+keeping) and ``vicreg`` but not ``sigreg``, which behaved like vicreg there (no collapse, pixel
+VPT within a frame of it, probed-state VPT equal) in the previous evaluation.
+
+    uv run python benchmarks/bench_results.py                  # all modes, 3 seeds, ~30 min
+    uv run python benchmarks/bench_results.py --modes pendulum --regularizers mse,vicreg
+    uv run python benchmarks/bench_results.py --tables-only    # rebuild tables from runs/
+    uv run python benchmarks/bench_results.py --quick          # tiny sizes into a temp dir
+
+Measured (2 cores, nothing else running), per run including its evaluation: pendulum 1.1 min
+(10k trajectories x 40 epochs, with the residual-MLP baseline), pendulum_image 1.0 min (6k
+trajectories x 30 epochs), circle/spiral/lissajous 0.1 min. ``--quick`` prints the estimate
+for the full sizes, scaled by how fast its own runs went against the reference.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import logging
+import os
 import platform
+import shlex
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-import torch
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jepa_framework.plugins import host
-from jepa_framework.sweep import run_sweep
+import result_tables  # noqa: E402  (a sibling module of this script)
+import sync_readme  # noqa: E402
 
+TABLES = ROOT / "benchmarks" / "tables"
+RUNS_OUT = ROOT / "benchmarks" / "results"  # run directories: git-ignored
+
+#: regularizers per mode, the first also trains the baselines
+REGULARIZERS = {
+    "pendulum": ("mse", "vicreg", "sigreg"),
+    "pendulum_image": ("mse", "vicreg"),
+    "circle": ("mse", "vicreg", "sigreg"),
+    "spiral": ("mse", "vicreg", "sigreg"),
+    "lissajous": ("mse", "vicreg", "sigreg"),
+}
 #: realistic-but-affordable sizes per mode (overrides of the built-in recipe)
 FULL = {
     "circle": ["train.epochs=30", "decoder_train.epochs=20"],
@@ -46,11 +78,7 @@ FULL = {
         "decoder_train.epochs=30",
         "eval.horizon=120",
     ],
-    "pendulum_image": [
-        "data.dataset.size=6000",
-        "train.epochs=30",
-        "eval.horizon=60",
-    ],
+    "pendulum_image": ["data.dataset.size=6000", "train.epochs=30", "eval.horizon=60"],
 }
 COMMON = ["output.forecast_frames=120", "output.video_panel_size=128"]
 QUICK = [
@@ -63,55 +91,188 @@ QUICK = [
     "output.video_panel_size=64",
     "eval.horizon=30",
     "eval.trajectories=64",
+    "eval.probe_steps=5",
 ]
-FULL_TABLE = "benchmarks/results/results.md"
 QUICK_MODE = {"pendulum_image": ["data.dataset.image_size=16"]}
+#: minutes per run on this 2-core machine: (full sizes, idle; quick sizes, measured while other
+#: jobs shared it, so an estimate scaled by a later quick run leans low rather than high)
+REFERENCE_MINUTES = {
+    "pendulum": (1.13, 0.083),
+    "pendulum_image": (1.0, 0.25),
+    "circle": (0.12, 0.083),
+    "spiral": (0.12, 0.067),
+    "lissajous": (0.12, 0.05),
+}
+#: extra overrides of the runs that train the baselines (e.g. fewer supervised budgets, should
+#: the evaluation's default budgets not fit the benchmark's time)
+BASELINE_OVERRIDES: dict[str, list[str]] = {}
+NO_BASELINES = "eval.baselines=false"
 
 
-def main() -> None:
+def machine() -> dict[str, str | int | None]:
+    import torch
+
+    return {
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def sweeps(
+    mode: str, regularizers: list[str], seeds: str, quick: bool, out: Path
+) -> list[list[str]]:
+    """The overrides of each `jepa sweep`: the first regularizer with baselines, then the rest."""
+    sizes = QUICK + QUICK_MODE.get(mode, []) if quick else COMMON + FULL[mode]
+    base = [*sizes, f"output.dir={out / mode}", f"seed={seeds}"]
+    extra = BASELINE_OVERRIDES.get(mode, [])
+    plans = [[*base, *extra, f"objective.regularizer.name={regularizers[0]}"]]
+    if regularizers[1:]:
+        rest = ",".join(regularizers[1:])
+        plans.append([*base, f"objective.regularizer.name={rest}", NO_BASELINES])
+    return plans
+
+
+def run_mode(
+    mode: str,
+    regularizers: list[str],
+    seeds: list[int],
+    plans: list[list[str]],
+    mode_dir: Path,
+    command: str,
+) -> dict:
+    """Run a mode's sweeps and keep its runs' small files under ``mode_dir``; returns bench.json."""
+    from jepa_framework.plugins import host
+    from jepa_framework.sweep import run_sweep
+
+    started, h = time.perf_counter(), host()
+    finished, failed, sweep_dirs = [], [], []
+    for overrides in plans:
+        sweep_dir, _ = run_sweep(mode, overrides, h)
+        sweep_dirs.append(str(sweep_dir))
+        for row in json.loads((sweep_dir / "sweep.json").read_text())["runs"]:
+            if "failed" in row:
+                failed.append(f"{row.get('objective.regularizer.name', '')} seed {row.get('seed')}")
+            else:
+                finished.append(Path(row["run_dir"]))
+    wall = time.perf_counter() - started
+    if mode_dir.exists():
+        shutil.rmtree(mode_dir)  # runs of an earlier benchmark must not mix with these
+    for run_dir in finished:
+        keep(run_dir, mode_dir)
+    info = {
+        "mode": mode,
+        "command": command.strip(),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="minutes"),
+        "machine": machine(),
+        "wall_seconds": round(wall, 1),
+        "runs": len(finished),
+        "minutes_per_run": round(wall / 60 / max(1, len(finished) + len(failed)), 3),
+        "failed": failed,
+        "regularizers": regularizers,
+        "seeds": seeds,
+        "sweeps": [{"dir": d, "overrides": p} for d, p in zip(sweep_dirs, plans, strict=True)],
+    }
+    mode_dir.mkdir(parents=True, exist_ok=True)
+    (mode_dir / result_tables.BENCH_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def keep(run_dir: Path, mode_dir: Path) -> Path:
+    """Copy a run's config.yaml, metrics.json and eval.json to ``<regularizer>_seed-<seed>``."""
+    import yaml
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    name = f"{config['objective']['regularizer']['name']}_seed-{config.get('seed', 0)}"
+    target = mode_dir / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in ("config.yaml", "metrics.json", "eval.json"):
+        if (run_dir / file).is_file():
+            shutil.copy2(run_dir / file, target / file)
+    return target
+
+
+def estimate(plan: dict[str, int], measured: dict[str, float] | None = None) -> str:
+    """Expected minutes of the full benchmark for ``plan`` (mode -> runs), on 2 cores.
+
+    ``measured`` (mode -> minutes per run at the quick sizes) scales the reference by how fast
+    this machine ran the same quick runs (a busy machine gives a pessimistic estimate).
+    """
+    speed = 1.0
+    if measured:
+        ratios = sorted(measured[m] / REFERENCE_MINUTES[m][1] for m in measured)
+        speed = ratios[len(ratios) // 2]
+    parts, total = [], 0.0
+    for mode, runs in plan.items():
+        minutes = runs * REFERENCE_MINUTES[mode][0] * speed
+        total += minutes
+        parts.append(f"{mode} {runs} runs {minutes:.1f} min")
+    scale = f" (x{speed:.2f}: quick runs here against the reference)" if measured else ""
+    return (
+        f"expected full benchmark: {total:.0f} min on 2 cores{scale}: {'; '.join(parts)}; "
+        "baselines added to eval after this estimate's reference (supervised budgets) come on top"
+    )
+
+
+def missing_blocks(written: list[Path], readme: Path) -> list[str]:
+    text = readme.read_text()
+    return [
+        rel
+        for path in written
+        if f"<!-- table: {(rel := path.relative_to(ROOT).as_posix())} -->" not in text
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=list(FULL))
-    parser.add_argument("--regularizers", default="mse,vicreg,sigreg")
-    parser.add_argument("--simsiam", action="store_true", help="add simsiam to the regularizers")
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it works")
-    parser.add_argument("--out-dir", default="results/bench_results")
-    parser.add_argument("--table", help=f"Markdown output (default {FULL_TABLE}; quick: out-dir)")
-    args = parser.parse_args()
+    parser.add_argument("--modes", nargs="+", default=list(FULL), choices=list(FULL))
+    parser.add_argument("--regularizers", help="comma-separated, every mode (default: per mode)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes into a temp dir")
+    parser.add_argument("--out-dir", type=Path, help=f"run directories (default {RUNS_OUT})")
+    parser.add_argument("--tables-dir", type=Path, help=f"tables (default {TABLES})")
+    parser.add_argument("--tables-only", action="store_true", help="rebuild tables from runs/")
+    parser.add_argument("--no-readme", action="store_true", help="do not refresh README's tables")
+    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = "uv run python benchmarks/bench_results.py " + shlex.join(given)
     logging.basicConfig(level=logging.WARNING)
-    regularizers = args.regularizers + (",simsiam" if args.simsiam else "")
-    table_path = Path(
-        args.table or (f"{args.out_dir}/results_quick.md" if args.quick else FULL_TABLE)
-    )
-    header = (
-        f"# Results ({'quick, tiny sizes' if args.quick else 'full'})\n\n"
-        f"torch {torch.__version__}, python {platform.python_version()}, "
-        f"{torch.get_num_threads()} threads. Mean ± std over seeds {args.seeds}.\n"
-    )
-    sections = [header]
-    print(header)
-    h = host()
-    for mode in args.modes:
-        sizes = QUICK + QUICK_MODE.get(mode, []) if args.quick else COMMON + FULL[mode]
-        overrides = [
-            *sizes,
-            f"output.dir={args.out_dir}",
-            f"objective.regularizer.name={regularizers}",
-            f"seed={args.seeds}",
-        ]
-        started = time.perf_counter()
-        sweep_dir, table = run_sweep(mode, overrides, h)
-        minutes = (time.perf_counter() - started) / 60
-        section = (
-            f"## {mode}\n\n`jepa sweep {mode} {' '.join(overrides)}` "
-            f"({minutes:.1f} min; runs in {sweep_dir})\n\n{table}"
-        )
-        print(section, flush=True)
-        sections.append(section)
-        table_path.parent.mkdir(parents=True, exist_ok=True)
-        table_path.write_text("\n".join(sections))
-    print(f"tables written to {table_path}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    scratch = Path(tempfile.mkdtemp(prefix="bench_results_")) if args.quick else None
+    out = args.out_dir or (scratch / "runs" if scratch else RUNS_OUT)
+    tables = args.tables_dir or (scratch / "tables" if scratch else TABLES)
+    tables.mkdir(parents=True, exist_ok=True)
+    modes = [] if args.tables_only else args.modes
+    regs_of = {
+        m: args.regularizers.split(",") if args.regularizers else list(REGULARIZERS[m])
+        for m in modes
+    }
+    if modes and not args.quick:
+        print(estimate({m: len(regs_of[m]) * len(seeds) for m in modes}), flush=True)
+    measured = {}
+    for mode in modes:
+        regs = regs_of[mode]
+        plans = sweeps(mode, regs, ",".join(map(str, seeds)), args.quick, out)
+        print(f"{mode}: jepa sweep {mode} " + " | ".join(shlex.join(p) for p in plans), flush=True)
+        info = run_mode(mode, regs, seeds, plans, tables / "runs" / mode, command)
+        print(f"{mode}: {info['runs']} runs in {info['wall_seconds'] / 60:.1f} min", flush=True)
+        measured[mode] = info["minutes_per_run"]
+    written = result_tables.write_all(tables, ROOT)
+    for path in written:
+        print(f"\n{path}:\n{path.read_text()}")
+    if args.quick:
+        full_plan = {m: len(REGULARIZERS[m]) * len(seeds) for m in args.modes}
+        print(estimate(full_plan, measured))
+        print(f"(quick: tables in {tables}; README left alone)")
+        return 0
+    if not args.no_readme and tables.resolve() == TABLES.resolve():
+        sync_readme.main([])
+        for rel in missing_blocks(written, ROOT / "README.md"):
+            print(f"README has no block for {rel}: add `<!-- table: {rel} -->` `<!-- /table -->`")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

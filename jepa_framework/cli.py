@@ -10,6 +10,8 @@ from pathlib import Path
 
 from jepa_framework.errors import JepaError
 
+#: what `jepa sweep` writes into its folder
+SWEEP_FILES = "results.md, results.csv, runs.csv, forecast_by_seed.png"
 #: the prototype's flags, kept as shorthands for recipe overrides
 LEGACY_FLAGS = {
     "mode": "data.dataset.name",
@@ -95,7 +97,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise JepaError("--collect DIR takes no recipe, overrides or --sweep-dir.")
         sweep_dir = Path(args.collect)
         print(collect_sweep(sweep_dir), end="")
-        print(f"tables written: {sweep_dir} (results.md, results.csv, runs.csv)")
+        print(f"tables written: {sweep_dir} ({SWEEP_FILES})")
         return 0
     sweep_dir = Path(args.sweep_dir) if args.sweep_dir else None
     if sweep_dir is not None and not args.items and (sweep_dir / PLAN_FILE).is_file():
@@ -119,7 +121,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"  jepa sweep --collect {sweep_dir}")
         return 0
     print(table, end="")
-    print(f"sweep finished: {sweep_dir} (results.md, results.csv, runs.csv)")
+    print(f"sweep finished: {sweep_dir} ({SWEEP_FILES})")
     return 0
 
 

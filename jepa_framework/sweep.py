@@ -10,7 +10,8 @@ An override whose value holds a comma at the top level is a grid axis
 are YAML, not axes (``tracking=[{name: local}, {name: wandb}]``). Every grid point is validated
 before the first run starts. The table reports mean ± std over the ``seed`` axis of collapse
 diagnostics, probe R², valid prediction time and reconstruction error, with the baselines of the
-runs' evaluations beside them.
+runs' evaluations beside them, and ``forecast_by_seed.png`` plots every method's forecast error
+against horizon (mean over the seeds, min-max shaded).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ MAX_LABEL = 100
 PLAN_FILE = "sweep_plan.json"
 #: a run's checkpoint (as jepa_framework.checkpoint names it; not imported: that pulls in torch)
 CHECKPOINT_NAME = "checkpoint.pt"
+
+#: the sweep's figure: error vs horizon of every method, shaded across runs
+FIGURE_FILE = "forecast_by_seed.png"
 
 #: table columns: (key in a run's row, heading)
 COLUMNS = (
@@ -342,7 +346,27 @@ def write_tables(rows: list[dict[str, Any]], axes: list[str], sweep_dir: Path) -
     flat = [{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows]
     _write_csv(sweep_dir / "runs.csv", flat)
     (sweep_dir / "sweep.json").write_text(json.dumps({"axes": axes, "runs": rows}, indent=2))
+    write_figure(rows, keys, sweep_dir / FIGURE_FILE)
     return text
+
+
+def write_figure(rows: list[dict[str, Any]], keys: list[str], path: Path) -> Path | None:
+    """Error vs horizon of every method over the evaluated runs (JEPA: one line per group)."""
+    from jepa_framework.evaluate.comparison import comparison_panels, plot_comparison
+
+    runs = []
+    for row in rows:
+        eval_path = Path(row["run_dir"]) / "eval.json" if "run_dir" in row else None
+        if eval_path is None or not eval_path.is_file():
+            continue
+        label = ", ".join(f"{short_key(k)}={row[k]}" for k in keys)
+        runs.append((f"jepa ({label})" if label else "jepa", json.loads(eval_path.read_text())))
+    panels = comparison_panels(runs)
+    if not panels:
+        return None
+    seeds = sorted({str(r[SEED_KEY]) for r in rows if SEED_KEY in r})
+    note = f"seeds {', '.join(seeds)}: mean, min-max shaded" if seeds else "mean, min-max shaded"
+    return plot_comparison(panels, path, title=f"{path.parent.name} ({note})")
 
 
 def _baseline_rows(rows: list[dict[str, Any]], n_heads: int) -> list[str]:

@@ -63,6 +63,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.rollout",
         "evaluate.plots",
         "evaluate.budgets",
+        "evaluate.comparison",
         "evaluate.report",
         "evaluate.loading",
     },

@@ -72,6 +72,31 @@ def test_a_tiny_sweep_writes_a_comparison_table(tmp_path, capsys):
     assert sweep["axes"] == ["objective.regularizer.name", "seed"] and len(sweep["runs"]) == 4
     run_config = (sweep_dir / runs[-1] / "config.yaml").read_text()
     assert "name: sigreg" in run_config and "seed: 1" in run_config
+    figure = sweep_dir / "forecast_by_seed.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_comparison_figure_has_one_line_per_method_with_every_seed(tmp_path):
+    from jepa_framework.evaluate.comparison import comparison_panels, plot_comparison
+
+    def report(scale: float) -> dict:
+        methods = {"jepa": {"nrmse": [0.1 * scale, 0.2 * scale, 0.4 * scale]}}
+        methods["copy_last"] = {"nrmse": [0.3, 0.6, 0.9, 1.2]}  # longer horizon: cut to 3
+        state = {"jepa": {"nrmse": [0.5, 0.7, 1.0]}}
+        return {
+            "forecast": {"headline_threshold": 0.5, "methods": methods},
+            "state_forecast": {"methods": state},
+        }
+
+    runs = [("jepa (mse)", report(1)), ("jepa (mse)", report(2)), ("jepa (sigreg)", report(3))]
+    observed, state = comparison_panels(runs)
+    assert observed.ylabel == "NRMSE" and observed.threshold == 0.5
+    assert observed.series["jepa (mse)"] == [[0.1, 0.2, 0.4], [0.2, 0.4, 0.8]]
+    assert len(observed.series["copy_last"]) == 3 and len(observed.series["jepa (sigreg)"]) == 1
+    assert state.title == "probed state" and len(state.series["jepa (mse)"]) == 2
+    path = plot_comparison([observed, state], tmp_path / "fig.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert comparison_panels([("jepa", {"forecast": {"methods": {}}})]) == []
 
 
 def test_slurm_time_limits_and_job_flags_are_checked():
