@@ -76,9 +76,8 @@ FULL = {
         "data.dataset.size=10000",
         "train.epochs=40",
         "decoder_train.epochs=30",
-        "eval.horizon=120",
     ],
-    "pendulum_image": ["data.dataset.size=6000", "train.epochs=30", "eval.horizon=60"],
+    "pendulum_image": ["data.dataset.size=6000", "train.epochs=30"],
 }
 COMMON = ["output.forecast_frames=120", "output.video_panel_size=128"]
 QUICK = [
