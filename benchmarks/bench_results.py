@@ -106,6 +106,7 @@ REFERENCE_MINUTES = {
 #: the evaluation's default budgets not fit the benchmark's time)
 BASELINE_OVERRIDES: dict[str, list[str]] = {}
 NO_BASELINES = "eval.baselines=false"
+WITH_BASELINES = "eval.baselines=true"
 
 
 def machine() -> dict[str, str | int | None]:
@@ -127,7 +128,8 @@ def sweeps(
     sizes = QUICK + QUICK_MODE.get(mode, []) if quick else COMMON + FULL[mode]
     base = [*sizes, f"output.dir={out / mode}", f"seed={seeds}"]
     extra = BASELINE_OVERRIDES.get(mode, [])
-    plans = [[*base, *extra, f"objective.regularizer.name={regularizers[0]}"]]
+    # explicit: a recipe may leave its baselines off to keep `jepa run` quick (pendulum_image)
+    plans = [[*base, WITH_BASELINES, *extra, f"objective.regularizer.name={regularizers[0]}"]]
     if regularizers[1:]:
         rest = ",".join(regularizers[1:])
         plans.append([*base, f"objective.regularizer.name={rest}", NO_BASELINES])

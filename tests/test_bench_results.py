@@ -46,7 +46,7 @@ def test_quick_benchmark_writes_tables_runs_and_figures(bench, tmp_path):
     assert rows["JEPA + mse"]["egt10_vpt_0.5_frames_n"] == "2"
     assert float(rows["residual_mlp"]["nrmse_h5_mean"]) > 0
     assert rows["copy_last"]["probe_r2_n"] == "0"
-    assert "E<0" in (tables / "pendulum_bands.md").read_text()
+    assert "E<=0" in (tables / "pendulum_bands.md").read_text()
     curves = (tables / "curves.md").read_text()
     assert curves.startswith("| mode | seeds | JEPA + `mse` | `copy_last` |")
     assert "| `circle` | 2 |" in curves
@@ -62,6 +62,7 @@ def test_baselines_are_trained_in_the_first_regularizers_runs_only(bench, tmp_pa
     first, rest = bench.sweeps("pendulum", ["mse", "vicreg", "sigreg"], "0,1,2", False, tmp_path)
     assert "objective.regularizer.name=mse" in first and "seed=0,1,2" in first
     assert bench.NO_BASELINES not in first and "data.dataset.size=10000" in first
+    assert bench.WITH_BASELINES in first  # even where the recipe leaves them off
     assert "objective.regularizer.name=vicreg,sigreg" in rest and bench.NO_BASELINES in rest
     assert len(bench.sweeps("circle", ["mse"], "0", True, tmp_path)) == 1
     assert "expected full benchmark: 10 min" in bench.estimate({"pendulum": 9})
