@@ -185,14 +185,8 @@ def train_residual_mlp(
         optimisation.step(loss)
         losses.append(float(loss.detach()))
     per_epoch = max(1, plan.steps_per_epoch)
-    return Trained(
-        forecaster=model,
-        optimizer_steps=plan.total_steps,
-        warmup_steps=plan.warmup_steps,
-        wall_s=time.perf_counter() - started,
-        parameters=sum(p.numel() for p in model.parameters()),
-        epoch_losses=[
-            sum(losses[i : i + per_epoch]) / len(losses[i : i + per_epoch])
-            for i in range(0, len(losses), per_epoch)
-        ],
-    )
+    epoch_losses = [
+        sum(losses[i : i + per_epoch]) / len(losses[i : i + per_epoch])
+        for i in range(0, len(losses), per_epoch)
+    ]
+    return Trained.of(model, plan, started, epoch_losses)

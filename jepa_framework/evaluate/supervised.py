@@ -117,6 +117,20 @@ class Trained:
     parameters: int
     epoch_losses: list[float]
 
+    @classmethod
+    def of(
+        cls, model: nn.Module, plan: StepPlan, started: float, epoch_losses: list[float]
+    ) -> Trained:
+        """The record of ``model`` trained for ``plan`` since ``started`` (perf_counter)."""
+        return cls(
+            forecaster=model,
+            optimizer_steps=plan.total_steps,
+            warmup_steps=plan.warmup_steps,
+            wall_s=time.perf_counter() - started,
+            parameters=sum(p.numel() for p in model.parameters()),
+            epoch_losses=epoch_losses,
+        )
+
     def note(self, family: str, multiple: int, **extra: Any) -> dict[str, Any]:
         """This baseline's entry in eval.json's settings.baselines (and a log line about it)."""
         log.info(
@@ -179,14 +193,7 @@ def train_end_to_end(
             losses.clear()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return Trained(
-        forecaster=model,
-        optimizer_steps=plan.total_steps,
-        warmup_steps=plan.warmup_steps,
-        wall_s=time.perf_counter() - started,
-        parameters=sum(p.numel() for p in model.parameters()),
-        epoch_losses=epoch_losses,
-    )
+    return Trained.of(model, plan, started, epoch_losses)
 
 
 def own_network_baselines(
