@@ -39,6 +39,19 @@ from jepa_framework.training import autocast
 log = logging.getLogger("jepa_framework")
 
 
+def jepa_budget(recipe: Recipe, plan: StepPlan) -> dict[str, Any]:
+    """What the JEPA phase trained with, which every baseline and control gets too."""
+    cfg = recipe.train
+    return {
+        "plan": plan,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "grad_clip": cfg.grad_clip,
+        "rollout_steps": recipe.objective.rollout_steps,
+    }
+
+
 def make_baselines(
     recipe: Recipe, host: Any, assembly: Assembly, context: int, plan: StepPlan
 ) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
@@ -66,12 +79,7 @@ def make_baselines(
         train=train,
         context=context,
         sequence_length=dataset.sequence_length,
-        plan=plan,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        grad_clip=cfg.grad_clip,
-        rollout_steps=recipe.objective.rollout_steps,
+        **jepa_budget(recipe, plan),
         supervised=recipe.eval.baselines,
         hidden=recipe.eval.baseline_hidden_dim,
         seed=recipe.seed,
@@ -155,15 +163,8 @@ def make_control(
         torch.manual_seed(derive_seed(recipe.seed, "random_encoder_predictor"))
         shapes = shapes_of(recipe, assembly.dataset)
         predictor = build(host, recipe.model.predictor, shapes).to(assembly.device)
-    cfg = recipe.train
     budget = ControlBudget(
-        plan=plan,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        grad_clip=cfg.grad_clip,
-        rollout_steps=recipe.objective.rollout_steps,
-        seed=derive_seed(recipe.seed, "random_encoder_batches"),
+        **jepa_budget(recipe, plan), seed=derive_seed(recipe.seed, "random_encoder_batches")
     )
     return train_control(
         encoder,
