@@ -21,9 +21,14 @@ LEGACY_FLAGS = {
     "batch_size": "train.batch_size",
     "lr": "train.lr",
     "history_length": "data.history",
+    "prediction_horizon": "objective.rollout_steps",
+    "decoder_epochs": "decoder_train.epochs",
+    "grayscale": "data.dataset.grayscale",
     "workers": "train.threads",
     "seed": "seed",
 }
+#: prototype flags that take no value (present: the key is set to true)
+SWITCHES = {"grayscale"}
 
 
 def _recipe_and_overrides(args: argparse.Namespace) -> tuple[str, list[str]]:
@@ -33,8 +38,10 @@ def _recipe_and_overrides(args: argparse.Namespace) -> tuple[str, list[str]]:
     overrides = []
     for flag, key in LEGACY_FLAGS.items():
         value = getattr(args, flag, None)
-        if value is None:
+        if value is None or value is False:
             continue
+        if flag in SWITCHES:
+            value = "true"
         if flag == "mode" and recipe is None:
             recipe = value  # `--mode pendulum` alone runs the built-in recipe of that mode
             continue
@@ -259,6 +266,9 @@ def _add_recipe_args(parser: argparse.ArgumentParser) -> None:
     )
     legacy = parser.add_argument_group("prototype flags (shorthands for overrides)")
     for flag, key in LEGACY_FLAGS.items():
+        if flag in SWITCHES:
+            legacy.add_argument(f"--{flag}", action="store_true", help=f"same as {key}=true")
+            continue
         kind = str if flag == "mode" else (float if flag == "lr" else int)
         legacy.add_argument(f"--{flag}", type=kind, help=f"same as {key}=VALUE")
 

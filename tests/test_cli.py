@@ -81,6 +81,11 @@ def test_prototype_flags_are_shorthands_for_overrides(capsys):
         "32",
         "--history_length",
         "3",
+        "--prediction_horizon",
+        "8",
+        "--decoder_epochs",
+        "4",
+        "--grayscale",
         "--seed",
         "7",
     ]
@@ -93,9 +98,12 @@ def test_prototype_flags_are_shorthands_for_overrides(capsys):
         "epochs: 2",
         "batch_size: 32",
         "history: 3",
+        "rollout_steps: 8",
+        "grayscale: true",
         "seed: 7",
     ):
         assert expected in out
+    assert "epochs: 4" in out.split("decoder_train:")[1]
 
 
 def test_list_shows_components_with_their_plugin_and_defaults(capsys):

@@ -331,6 +331,9 @@ def register_encoders(register) -> None:
 def register_predictors(register) -> None:
     register("mlp", build_mlp_predictor, params=MLPParams)
     register("residual_mlp", build_residual_mlp_predictor, params=ResidualMLPParams)
+    from jepa_builtins.koopman import KoopmanParams, build_koopman_predictor
+
+    register("koopman", build_koopman_predictor, params=KoopmanParams)
 
 
 @hookimpl
