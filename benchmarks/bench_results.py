@@ -83,6 +83,7 @@ COMMON = ["output.forecast_frames=120", "output.video_panel_size=128"]
 QUICK = [
     "data.dataset.size=96",
     "data.dataset.sequence_length=24",
+    "objective.rollout_steps=4",
     "train.epochs=2",
     "train.batch_size=32",
     "decoder_train.epochs=1",

@@ -25,6 +25,7 @@ from typing import Any
 TINY_OVERRIDES = (
     "data.dataset.size=24",
     "data.dataset.sequence_length=12",
+    "objective.rollout_steps=2",  # recipes may roll out further than 12 frames allow
     "model.embedding_dim=8",
     "train.epochs=2",
     "train.batch_size=8",

@@ -1,0 +1,235 @@
+"""Ablations: which lever made the forecasts work, one row per lever, mean ± std over seeds.
+
+Each mode's rows start from the settings its built-in recipe had before (row 1), add one lever
+at a time, and end with the recipe as shipped (the last row has no overrides); a few rows
+instead take one lever away from the shipped recipe, to show what it is worth on its own.
+Every row runs over the seeds with the baselines and the random-encoder control off
+(``bench_results.py`` measures those), each run with one CPU thread and ``--jobs`` runs at a
+time. From each run's eval.json the table gives the headline VPT(0.5) (the E>10 band for the
+pendulum), the state probe's mean R², whether the embedding collapsed, and the minutes per run;
+negative results stay in the table. Writes ``benchmarks/tables/ablations_<mode>.md`` (+ .csv)
+and keeps the runs' config/eval/metrics JSON under ``benchmarks/tables/runs/ablations/``;
+README shows the tables (``benchmarks/sync_readme.py``).
+
+    uv run python benchmarks/bench_ablations.py --modes circle lissajous    # 3 seeds, 2 jobs
+    uv run python benchmarks/bench_ablations.py --modes circle --rows 1,4 --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_results  # noqa: E402  (a sibling module: machine facts)
+import sync_readme  # noqa: E402
+
+TABLES = ROOT / "benchmarks" / "tables"
+OUT = bench_results.RUNS_OUT / "ablations"
+
+#: the curves' previous recipe (before issue 10): 2,000 trajectories x 30 epochs, 4-step rollout
+CURVES_BEFORE = [
+    "model.predictor.name=residual_mlp",
+    "objective.rollout_steps=4",
+    "data.dataset.size=2000",
+    "train.epochs=30",
+    "decoder_train.epochs=30",
+]
+#: (label, overrides of the shipped recipe) per mode; the last row is the recipe as shipped
+LEVERS: dict[str, list[tuple[str, list[str]]]] = {
+    "circle": [
+        ("previous recipe (residual MLP, 4-step rollout, 2k x 30 epochs)", CURVES_BEFORE),
+        (
+            "+ 2x data, 200 epochs",
+            ["model.predictor.name=residual_mlp", "objective.rollout_steps=4"],
+        ),
+        ("+ 32-step rollout", ["model.predictor.name=residual_mlp"]),
+        ("+ koopman predictor (shipped recipe)", []),
+        ("shipped, but a 4-step rollout", ["objective.rollout_steps=4"]),
+    ],
+    "lissajous": [
+        ("previous recipe (history 2)", [*CURVES_BEFORE, "data.history=2"]),
+        (
+            "+ 2x data, 200 epochs, history 4",
+            ["model.predictor.name=residual_mlp", "objective.rollout_steps=4"],
+        ),
+        ("+ 32-step rollout", ["model.predictor.name=residual_mlp"]),
+        ("+ koopman predictor (shipped recipe)", []),
+        ("shipped, but history 2", ["data.history=2"]),
+    ],
+    "spiral": [
+        ("previous recipe", CURVES_BEFORE),
+        ("+ koopman predictor, 32-step rollout, 2x data, 200 epochs (shipped)", []),
+    ],
+}
+QUIET = ["eval.baselines=false", "eval.controls=false", "output.forecast_frames=60"]
+
+
+def run_one(mode: str, overrides: list[str], seed: int, out: Path) -> Path:
+    """One `jepa run` in its own process with one thread; returns its run directory."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "jepa_framework",
+        "run",
+        mode,
+        *overrides,
+        *QUIET,
+        "train.threads=1",
+        f"seed={seed}",
+        f"output.dir={out}",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "JEPA_PROGRESS_SECONDS": "600"}
+    log = out / "bench.log"
+    with log.open("w") as handle:
+        code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    runs = sorted(p for p in out.iterdir() if (p / "eval.json").is_file())
+    if code or not runs:
+        raise RuntimeError(f"{mode} {overrides} seed {seed} failed; see {log}")
+    return runs[-1]
+
+
+def headline(report: dict) -> float:
+    """VPT(0.5) in frames: in the headline band where the dataset has one, else over all."""
+    band = (report.get("summary") or {}).get("headline")
+    if isinstance(band, dict) and band.get("vpt") is not None:
+        return float(band["vpt"])
+    return float(report["forecast"]["methods"]["jepa"]["vpt"]["0.5"]["frames"])
+
+
+def cell(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "—"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.{digits}g} ± {std:.2g}"
+
+
+def measure(mode: str, rows: list[int], seeds: list[int], jobs: int, keep: Path) -> list[dict]:
+    """Run every (row, seed); returns one dict per row with its seeds' numbers."""
+    levers = LEVERS[mode]
+    tasks = {}
+    with cf.ThreadPoolExecutor(jobs) as pool:
+        for i in rows:
+            for seed in seeds:
+                out = OUT / mode / f"row-{i}" / f"seed-{seed}"
+                if out.exists():
+                    shutil.rmtree(out)
+                started = time.perf_counter()
+                future = pool.submit(run_one, mode, levers[i - 1][1], seed, out)
+                tasks[future] = (i, seed, started)
+        done: dict[int, list[dict]] = {}
+        for future in cf.as_completed(tasks):
+            i, seed, _ = tasks[future]
+            run_dir = future.result()
+            report = json.loads((run_dir / "eval.json").read_text())
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            target = keep / mode / f"row-{i}_seed-{seed}"
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            for name in ("config.yaml", "eval.json", "metrics.json"):
+                shutil.copy2(run_dir / name, target / name)
+            done.setdefault(i, []).append(
+                {
+                    "vpt": headline(report),
+                    "r2": report["probe"]["r2_mean"],
+                    "collapsed": bool(metrics.get("collapsed", False)),
+                    "minutes": wall_minutes(run_dir),
+                }
+            )
+    return [{"row": i, "seeds": done[i]} for i in rows]
+
+
+def wall_minutes(run_dir: Path) -> float:
+    """Minutes from the run's first to its last file: training, decoder, evaluation."""
+    times = [p.stat().st_mtime for p in run_dir.rglob("*") if p.is_file()]
+    start = (run_dir / "config.yaml").stat().st_mtime
+    return (max(times) - start) / 60
+
+
+def r2_cell(values: list[float]) -> str:
+    flat = [v if isinstance(v, float) else v[0] for v in values]
+    return cell(flat)
+
+
+def write(mode: str, results: list[dict], footer: str, tables: Path) -> Path:
+    heads = ["#", "lever", "overrides of the shipped recipe", "seeds", "VPT(0.5), frames"]
+    heads += ["probe R²", "collapsed", "min per run (1 thread)"]
+    lines = ["| " + " | ".join(heads) + " |", "|---:|---|---|---:|---:|---:|---:|---:|"]
+    csv = ["row,lever,overrides,seeds,vpt_mean,vpt_std,r2_mean,collapsed,minutes"]
+    for result in results:
+        i, seeds = result["row"], result["seeds"]
+        label, overrides = LEVERS[mode][i - 1]
+        vpts = [s["vpt"] for s in seeds]
+        row = [
+            str(i),
+            label,
+            " ".join(f"`{o}`" for o in overrides) or "—",
+            str(len(seeds)),
+            cell(vpts),
+            r2_cell([s["r2"] for s in seeds]),
+            f"{sum(s['collapsed'] for s in seeds)}/{len(seeds)}",
+            f"{statistics.fmean(s['minutes'] for s in seeds):.1f}",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+        std = statistics.stdev(vpts) if len(vpts) > 1 else 0.0
+        r2 = statistics.fmean(s["r2"] for s in seeds)
+        collapsed = sum(s["collapsed"] for s in seeds)
+        minutes = statistics.fmean(s["minutes"] for s in seeds)
+        csv.append(
+            f'{i},"{label}","{" ".join(overrides)}",{len(seeds)},{statistics.fmean(vpts):.4g},'
+            f"{std:.3g},{r2:.4g},{collapsed},{minutes:.2f}"
+        )
+    path = tables / f"ablations_{mode}.md"
+    path.write_text("\n".join([*lines, "", footer]) + "\n")
+    (tables / f"ablations_{mode}.csv").write_text("\n".join(csv) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    parser.add_argument("--rows", help="comma-separated row numbers (default: all)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
+    parser.add_argument("--tables-dir", type=Path, default=TABLES)
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args()
+    command = "uv run python benchmarks/bench_ablations.py " + " ".join(sys.argv[1:])
+    seeds = [int(s) for s in args.seeds.split(",")]
+    machine = bench_results.machine()
+    for mode in args.modes:
+        rows = (
+            [int(r) for r in args.rows.split(",")]
+            if args.rows
+            else list(range(1, len(LEVERS[mode]) + 1))
+        )
+        started = time.perf_counter()
+        results = measure(mode, rows, seeds, args.jobs, args.tables_dir / "runs" / "ablations")
+        minutes = (time.perf_counter() - started) / 60
+        footer = (
+            f"`{mode}`: `{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"
+            f"+00:00, {minutes:.1f} min wall on {machine['cpus']} CPUs ({args.jobs} runs at a "
+            f"time, one thread each; torch {machine['torch']}); seeds "
+            f"{', '.join(map(str, seeds))}, mean ± std over seeds; baselines in the results "
+            f"tables. VPT over the recipe's evaluation horizon."
+        )
+        print(write(mode, results, footer, args.tables_dir).read_text())
+    if not args.no_readme:
+        sync_readme.main([])
+
+
+if __name__ == "__main__":
+    main()
