@@ -63,7 +63,7 @@ def test_show_prints_the_resolved_recipe_with_overrides(capsys):
     assert main(["show", "pendulum", "train.epochs=3", "--lr", "0.01"]) == 0
     out = capsys.readouterr().out
     assert "epochs: 3" in out and "lr: 0.01" in out
-    assert "var_weight" in out  # component defaults are filled in
+    assert "init_scale" in out  # component defaults are filled in (the residual predictor's)
 
 
 def test_prototype_flags_are_shorthands_for_overrides(capsys):
