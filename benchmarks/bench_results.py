@@ -18,21 +18,23 @@ machine and wall time; ``<mode>_forecast.png`` plots every method's error agains
 the seeds shaded. README's blocks ``<!-- table: benchmarks/tables/<name>.md -->`` are then
 refreshed (``benchmarks/sync_readme.py``; ``--no-readme`` skips it).
 
-Budget: about 30 minutes on 2 cores for 3 seeds. Baselines do not depend on the JEPA's
-regularizer, so they are trained only in the first regularizer's runs (the others run with
-``eval.baselines=false``); pendulum_image runs ``mse`` (it collapses on frames, a result worth
-keeping) and ``vicreg`` but not ``sigreg``, which behaved like vicreg there (no collapse, pixel
-VPT within a frame of it, probed-state VPT equal) in the previous evaluation.
+Every mode runs its built-in recipe as shipped. Budget: about two hours on 2 cores for every
+mode, regularizer and seed; each table's footer names the command it came from. Baselines do not
+depend on the JEPA's regularizer, so they are trained only in the first regularizer's runs (the
+others run with ``eval.baselines=false``); pendulum_image runs ``mse`` (it collapses on frames, a
+result worth keeping) and ``vicreg`` but not ``sigreg``, which behaved like vicreg there (no
+collapse, pixel VPT within a frame of it, probed-state VPT equal) in an earlier evaluation.
 
-    uv run python benchmarks/bench_results.py                  # all modes, 3 seeds, ~30 min
+    uv run python benchmarks/bench_results.py                  # all modes, 3 seeds, ~2 h
     uv run python benchmarks/bench_results.py --modes pendulum --regularizers mse,vicreg
     uv run python benchmarks/bench_results.py --tables-only    # rebuild tables from runs/
     uv run python benchmarks/bench_results.py --quick          # tiny sizes into a temp dir
 
-Measured (2 cores, nothing else running), per run including its evaluation: pendulum 1.1 min
-(10k trajectories x 40 epochs, with the residual-MLP baseline), pendulum_image 1.0 min (6k
-trajectories x 30 epochs), circle/spiral/lissajous 0.1 min. ``--quick`` prints the estimate
-for the full sizes, scaled by how fast its own runs went against the reference.
+Minutes per run (``REFERENCE_MINUTES``, averaged over a sweep whose first regularizer also trains
+the baselines): pendulum about 3.8 (10k trajectories x 120 epochs; 6.7 with the baselines),
+pendulum_image about 3, the curves about 2.8 (4k x 200 epochs, 32-step rollout); the
+``bench.json`` beside each mode's runs records what a benchmark really took. ``--quick`` prints
+the estimate for the full sizes, scaled by how fast its own runs went against the reference.
 """
 
 from __future__ import annotations
@@ -67,17 +69,13 @@ REGULARIZERS = {
     "spiral": ("mse", "vicreg", "sigreg"),
     "lissajous": ("mse", "vicreg", "sigreg"),
 }
-#: realistic-but-affordable sizes per mode (overrides of the built-in recipe)
-FULL = {
-    "circle": ["train.epochs=30", "decoder_train.epochs=20"],
-    "spiral": ["train.epochs=30", "decoder_train.epochs=20"],
-    "lissajous": ["train.epochs=30", "decoder_train.epochs=20"],
-    "pendulum": [
-        "data.dataset.size=10000",
-        "train.epochs=40",
-        "decoder_train.epochs=30",
-    ],
-    "pendulum_image": ["data.dataset.size=6000", "train.epochs=30"],
+#: overrides of the built-in recipe per mode: none, the tables measure the recipes as shipped
+FULL: dict[str, list[str]] = {
+    "pendulum": [],
+    "pendulum_image": [],
+    "circle": [],
+    "spiral": [],
+    "lissajous": [],
 }
 COMMON = ["output.forecast_frames=120", "output.video_panel_size=128"]
 QUICK = [
@@ -97,11 +95,11 @@ QUICK_MODE = {"pendulum_image": ["data.dataset.image_size=16"]}
 #: minutes per run on this 2-core machine: (full sizes, idle; quick sizes, measured while other
 #: jobs shared it, so an estimate scaled by a later quick run leans low rather than high)
 REFERENCE_MINUTES = {
-    "pendulum": (1.13, 0.083),
-    "pendulum_image": (1.0, 0.25),
-    "circle": (0.12, 0.083),
-    "spiral": (0.12, 0.067),
-    "lissajous": (0.12, 0.05),
+    "pendulum": (3.8, 0.083),
+    "pendulum_image": (3.0, 0.25),
+    "circle": (2.8, 0.083),
+    "spiral": (2.8, 0.067),
+    "lissajous": (2.8, 0.05),
 }
 #: extra overrides of the runs that train the baselines (e.g. fewer supervised budgets, should
 #: the evaluation's default budgets not fit the benchmark's time)
