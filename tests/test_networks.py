@@ -120,7 +120,7 @@ def test_a_keypoint_of_one_bright_pixel_lands_at_its_coordinate(host, row, col):
 def test_keypoints_learn_where_a_blob_is_in_a_few_steps():
     """Trained through a linear readout, a blob's position becomes linear in the keypoints."""
     torch.manual_seed(0)
-    params = keypoints.KeypointEncoderParams(keypoints=4, channels=8, depth=0)
+    params = keypoints.KeypointEncoderParams(keypoints=4, channels=8, num_layers=2, depth=0)
     encoder = keypoints.KeypointEncoder(params, Shapes((1, 16, 16), 1, 2))
     rows, cols = torch.randint(1, 15, (2, 64))
     frames = torch.zeros(64, 1, 1, 16, 16)
@@ -148,9 +148,10 @@ def test_keypoint_encoder_on_vector_data_is_a_user_error_pointing_at_mlp(host):
         build(host, "encoders", "keypoints", (4,))
 
 
-def test_cnn_encoder_channels_last_computes_the_same_function(host):
-    plain = build(host, "encoders", "cnn", (3, 32, 32))
-    fast = build(host, "encoders", "cnn", (3, 32, 32), channels_last=True)
+@pytest.mark.parametrize("name", ["cnn", "keypoints"])
+def test_conv_encoder_channels_last_computes_the_same_function(host, name):
+    plain = build(host, "encoders", name, (3, 32, 32))
+    fast = build(host, "encoders", name, (3, 32, 32), channels_last=True)
     fast.load_state_dict(plain.state_dict())
     x = window((3, 32, 32))
     assert torch.allclose(fast(x), plain(x), atol=1e-5, rtol=1e-4)

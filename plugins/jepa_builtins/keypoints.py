@@ -24,7 +24,7 @@ from jepa_framework.components import Shapes
 from jepa_framework.validators import between, count
 
 from .coords import AddCoords, coordinate_grid
-from .networks import ACTIVATIONS, WIDTH, image_shape, mlp
+from .networks import ACTIVATIONS, WIDTH, ChannelsLast, image_shape, mlp
 
 
 @attrs.frozen
@@ -38,6 +38,7 @@ class KeypointEncoderParams:
     ``learn_temperature`` (a sharp softmax follows one blob, a soft one averages several).
     ``presence`` adds each map's softmax-weighted activation, so the head can tell a keypoint
     that sees nothing. ``coord_channels`` appends x and y in [-1, 1] to each frame (CoordConv).
+    ``channels_last`` holds convs in NHWC, which oneDNN runs faster on CPU.
     ``depth`` 0 (the default) makes the head linear: on ``pendulum_image`` a 2-layer MLP head
     squeezed what the keypoints held (a ridge probe read sin/cos θ2 at R² 0.95-0.97 from the
     trained keypoints but 0.47-0.50 from the embedding after the MLP), while a linear head keeps
@@ -55,6 +56,7 @@ class KeypointEncoderParams:
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
     depth: int = attrs.field(default=0, validator=count(0, 64))
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
+    channels_last: bool = False
 
 
 class SpatialSoftmax(nn.Module):
@@ -73,13 +75,13 @@ class SpatialSoftmax(nn.Module):
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flat = maps.flatten(2)  # [N, K, HW]
-        weights = torch.softmax(flat / self.log_temperature.exp()[:, None], dim=-1)
+        weights = torch.softmax(flat * (-self.log_temperature).exp()[:, None], dim=-1)
         points = torch.einsum("nkp,cp->nkc", weights, self.grid)  # [N, K, 2]
         presence = (weights * flat).sum(-1)  # [N, K]
         return points, presence
 
 
-class KeypointEncoder(nn.Module):
+class KeypointEncoder(ChannelsLast):
     """[B, H, C, S, S] -> each frame through a shared CNN and spatial softmax -> MLP -> [B, D]."""
 
     def __init__(self, params: KeypointEncoderParams, shapes: Shapes) -> None:
@@ -110,6 +112,7 @@ class KeypointEncoder(nn.Module):
             params.activation,
             layernorm=False,
         )
+        self._finish_init(params.channels_last)
 
     def keypoints(self, window: torch.Tensor) -> torch.Tensor:
         """[B, H, C, S, S] -> [B, H, K, 2] expected (x, y) of every keypoint in every frame."""
@@ -120,7 +123,7 @@ class KeypointEncoder(nn.Module):
         x = window.flatten(0, 1) - 0.5  # [B*H, C, S, S], centred around 0
         if self.add_coords is not None:
             x = self.add_coords(x)
-        points, presence = self.softmax(self.convs(x))
+        points, presence = self.softmax(self.convs(self._format(x)))
         return points.view(b, frames, *points.shape[1:]), presence.view(b, frames, -1)
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:

@@ -136,7 +136,7 @@ def image_shape(shapes: Shapes, component: str, name: str = "cnn") -> tuple[int,
     return c, h, w
 
 
-class _ChannelsLast(nn.Module):
+class ChannelsLast(nn.Module):
     """Base for conv nets that can hold weights and activations in channels_last (NHWC) format."""
 
     channels_last: bool = False
@@ -172,7 +172,7 @@ class MLPEncoder(nn.Module):
         return self.net(window.flatten(1))
 
 
-class CNNEncoder(_ChannelsLast):
+class CNNEncoder(ChannelsLast):
     """Stacks the H frames along channels ([B, H*C, S, S]), strided convs, linear head to [B, D]."""
 
     def __init__(self, params: CNNEncoderParams, shapes: Shapes) -> None:
@@ -284,7 +284,7 @@ def _upsampling_plan(size: int, start: int) -> tuple[int, int]:
     return stages, math.ceil(size / 2**stages)
 
 
-class CNNDecoder(_ChannelsLast):
+class CNNDecoder(ChannelsLast):
     """Linear to [2b, h0, w0], stride-2 transposed convs, 3x3 conv to C, resize; see unit_range."""
 
     def __init__(self, params: CNNDecoderParams, shapes: Shapes) -> None:
