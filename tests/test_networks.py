@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
-from jepa_builtins import networks
+import yaml
+from jepa_builtins import keypoints, networks
 
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
 from jepa_framework.plugins import PluginHost
+from jepa_framework.testing import run_tiny
 from jepa_framework.threads import one_torch_thread
 
 VECTOR_SHAPES = [(2,), (4,)]
@@ -40,7 +44,7 @@ def window(obs_shape: tuple[int, ...], batch: int = B) -> torch.Tensor:
 
 
 def test_every_network_is_registered_with_defaults_for_all_params(host):
-    assert host.registry("encoders").names() == ["cnn", "mlp"]
+    assert host.registry("encoders").names() == ["cnn", "keypoints", "mlp"]
     assert host.registry("predictors").names() == ["mlp", "residual_mlp"]
     assert host.registry("decoders").names() == ["cnn", "mlp"]
     for kind in ("encoders", "predictors", "decoders"):
@@ -62,9 +66,92 @@ def test_cnn_encoder_maps_window_to_embedding(host, obs_shape, channels_last):
     assert encoder(window(obs_shape)).shape == (B, D)
 
 
-def test_cnn_encoder_channels_last_computes_the_same_function(host):
-    plain = build(host, "encoders", "cnn", (3, 32, 32))
-    fast = build(host, "encoders", "cnn", (3, 32, 32), channels_last=True)
+@pytest.mark.parametrize("obs_shape", IMAGE_SHAPES)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_cnn_encoder_with_coord_channels_maps_window_to_embedding(host, obs_shape, channels_last):
+    encoder = build(host, "encoders", "cnn", obs_shape, coord_channels=True)
+    assert encoder.convs[0].in_channels == H * obs_shape[0] + 2
+    assert encoder(window(obs_shape)).shape == (B, D)
+
+
+def test_coord_channels_let_a_cnn_tell_where_a_lone_pixel_is(host):
+    """Without position channels a conv + average pool is blind to where a pixel sits."""
+    plain = build(host, "encoders", "cnn", (1, 16, 16), num_layers=1, pool_size=1)
+    coords = build(
+        host, "encoders", "cnn", (1, 16, 16), num_layers=1, pool_size=1, coord_channels=True
+    )
+    frames = torch.zeros(2, H, 1, 16, 16)
+    frames[0, :, 0, 3, 3] = 1.0
+    frames[1, :, 0, 11, 11] = 1.0
+    assert torch.allclose(plain(frames)[0], plain(frames)[1], atol=1e-6)
+    assert not torch.allclose(coords(frames)[0], coords(frames)[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("obs_shape", IMAGE_SHAPES)
+@pytest.mark.parametrize(
+    "params", [{}, {"stride": 1, "presence": True}, {"coord_channels": True, "keypoints": 3}]
+)
+def test_keypoint_encoder_maps_window_to_embedding(host, obs_shape, params):
+    encoder = build(host, "encoders", "keypoints", obs_shape, **params)
+    x = window(obs_shape)
+    assert encoder(x).shape == (B, D)
+    points = encoder.keypoints(x)
+    assert points.shape == (B, H, params.get("keypoints", 8), 2)
+    assert points.abs().max() <= 1.0
+
+
+@pytest.mark.parametrize(("row", "col"), [(0, 0), (5, 12), (31, 31), (20, 3)])
+def test_a_keypoint_of_one_bright_pixel_lands_at_its_coordinate(host, row, col):
+    """A sharp spatial softmax over a map that fires at one pixel is that pixel's (x, y)."""
+    encoder = build(host, "encoders", "keypoints", (1, 32, 32), stride=1, temperature=0.01)
+    with torch.no_grad():  # the map is the frame itself: one 1x1 conv passing the pixel through
+        encoder.convs = torch.nn.Conv2d(1, 8, 1)
+        encoder.convs.weight.fill_(100.0)
+        encoder.convs.bias.zero_()
+    frames = torch.zeros(1, H, 1, 32, 32)
+    frames[0, 0, 0, row, col] = 1.0
+    frames[0, 1, 0, 31 - row, 31 - col] = 1.0  # frame order is kept
+    points = encoder.keypoints(frames)
+    expected = torch.tensor([[-1 + 2 * col / 31, -1 + 2 * row / 31]])
+    assert torch.allclose(points[0, 0], expected.expand(8, 2), atol=1e-3)
+    assert torch.allclose(points[0, 1], -expected.expand(8, 2), atol=1e-3)
+
+
+def test_keypoints_learn_where_a_blob_is_in_a_few_steps():
+    """Trained through a linear readout, a blob's position becomes linear in the keypoints."""
+    torch.manual_seed(0)
+    params = keypoints.KeypointEncoderParams(keypoints=4, channels=8, num_layers=2, depth=0)
+    encoder = keypoints.KeypointEncoder(params, Shapes((1, 16, 16), 1, 2))
+    rows, cols = torch.randint(1, 15, (2, 64))
+    frames = torch.zeros(64, 1, 1, 16, 16)
+    for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+        frames[i, 0, 0, r - 1 : r + 2, c - 1 : c + 2] = 1.0
+    target = torch.stack([cols, rows], dim=1).float() / 7.5 - 1.0
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=1e-2)
+    for _ in range(80):
+        loss = torch.nn.functional.mse_loss(encoder(frames), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05 * target.var().item()
+
+
+def test_keypoint_temperature_is_learned_only_if_asked(host):
+    learned = build(host, "encoders", "keypoints", (1, 16, 16))
+    fixed = build(host, "encoders", "keypoints", (1, 16, 16), learn_temperature=False)
+    assert learned.softmax.log_temperature.requires_grad
+    assert not fixed.softmax.log_temperature.requires_grad
+
+
+def test_keypoint_encoder_on_vector_data_is_a_user_error_pointing_at_mlp(host):
+    with pytest.raises(JepaError, match=r"encoder 'keypoints'.*Use encoder 'mlp'"):
+        build(host, "encoders", "keypoints", (4,))
+
+
+@pytest.mark.parametrize("name", ["cnn", "keypoints"])
+def test_conv_encoder_channels_last_computes_the_same_function(host, name):
+    plain = build(host, "encoders", name, (3, 32, 32))
+    fast = build(host, "encoders", name, (3, 32, 32), channels_last=True)
     fast.load_state_dict(plain.state_dict())
     x = window((3, 32, 32))
     assert torch.allclose(fast(x), plain(x), atol=1e-5, rtol=1e-4)
@@ -169,3 +256,23 @@ def test_a_few_optimizer_steps_reduce_an_autoencoding_loss(
 def test_invalid_activation_is_rejected_by_the_params_class():
     with pytest.raises(ValueError, match="activation"):
         networks.MLPParams(activation="sigmoidish")
+
+
+def test_a_tiny_pendulum_image_run_trains_the_keypoint_encoder(tmp_path):
+    """The encoder plugs into a real run: chosen in a recipe, trained and saved (the evaluation
+    of image runs is tested in test_end_to_end)."""
+    run_dir = run_tiny(
+        "pendulum_image",
+        tmp_path,
+        "data.dataset.image_size=16",
+        "output.forecast_frames=8",
+        "eval.enabled=false",
+        "model.encoder={name: keypoints, keypoints: 4, channels: 8}",
+    )
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["model"]["encoder"]["name"] == "keypoints"
+    assert config["model"]["encoder"]["keypoints"] == 4
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["jepa"]["train_loss"] > 0
+    state = torch.load(run_dir / "models" / "encoder.pt", weights_only=True)
+    assert any("log_temperature" in key for key in state)

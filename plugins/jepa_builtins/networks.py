@@ -25,6 +25,8 @@ from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
 from jepa_framework.validators import MAX_WIDTH, between, count
 
+from .coords import AddCoords
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
     "relu": nn.ReLU,
@@ -74,13 +76,19 @@ class MLPDecoderParams:
 
 @attrs.frozen
 class CNNEncoderParams:
-    """Stride-2 3x3 convs, channels (b, 2b, 2b, ...), pooled to at most pool_size x pool_size."""
+    """Stride-2 3x3 convs, channels (b, 2b, 2b, ...), pooled to at most pool_size x pool_size.
+
+    ``coord_channels`` (CoordConv, Liu et al. 2018) appends x and y in [-1, 1] to the stacked
+    frames: a convolution alone only says that a feature is there, not where, and pooling then
+    blurs where; off by default so that existing recipes compute what they did.
+    """
 
     base_channels: int = attrs.field(default=32, validator=count(1, 4096))
     num_layers: int = attrs.field(default=3, validator=count(1, 16))
     pool_size: int = attrs.field(default=4, validator=count(1, 64))
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
     channels_last: bool = False
+    coord_channels: bool = False
 
 
 @attrs.frozen
@@ -112,23 +120,23 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-def _image_shape(shapes: Shapes, component: str) -> tuple[int, int, int]:
+def image_shape(shapes: Shapes, component: str, name: str = "cnn") -> tuple[int, int, int]:
     """(C, H, W) of image observations, or a JepaError that points at the MLP alternative."""
     if len(shapes.obs_shape) != 3:
         raise JepaError(
-            f"{component} 'cnn' needs image observations of shape (C, H, W), but this dataset "
+            f"{component} '{name}' needs image observations of shape (C, H, W), but this dataset "
             f"gives obs_shape {tuple(shapes.obs_shape)}. Use {component} 'mlp' for vector data."
         )
     c, h, w = shapes.obs_shape
     if min(h, w) < 16:
         raise JepaError(
-            f"{component} 'cnn' needs frames of at least 16x16 pixels, got {h}x{w}; "
+            f"{component} '{name}' needs frames of at least 16x16 pixels, got {h}x{w}; "
             f"use a larger image size or {component} 'mlp'."
         )
     return c, h, w
 
 
-class _ChannelsLast(nn.Module):
+class ChannelsLast(nn.Module):
     """Base for conv nets that can hold weights and activations in channels_last (NHWC) format."""
 
     channels_last: bool = False
@@ -164,29 +172,33 @@ class MLPEncoder(nn.Module):
         return self.net(window.flatten(1))
 
 
-class CNNEncoder(_ChannelsLast):
+class CNNEncoder(ChannelsLast):
     """Stacks the H frames along channels ([B, H*C, S, S]), strided convs, linear head to [B, D]."""
 
     def __init__(self, params: CNNEncoderParams, shapes: Shapes) -> None:
         super().__init__()
-        c, h, w = _image_shape(shapes, "encoder")
+        c, h, w = image_shape(shapes, "encoder")
         widths = [params.base_channels * min(2**i, 2) for i in range(params.num_layers)]
         layers: list[nn.Module] = []
-        in_ch = shapes.history * c
+        in_ch = first_in = shapes.history * c + (2 if params.coord_channels else 0)
+        self.add_coords = AddCoords(h, w) if params.coord_channels else None
         for out_ch in widths:
             conv = nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1)
             layers += [conv, ACTIVATIONS[params.activation]()]
             in_ch = out_ch
         self.convs = nn.Sequential(*layers)
         with torch.no_grad():
-            fh, fw = self.convs(torch.zeros(1, shapes.history * c, h, w)).shape[-2:]
+            fh, fw = self.convs(torch.zeros(1, first_in, h, w)).shape[-2:]
         self.pool = nn.AdaptiveAvgPool2d((min(params.pool_size, fh), min(params.pool_size, fw)))
         flat = in_ch * min(params.pool_size, fh) * min(params.pool_size, fw)
         self.head = nn.Linear(flat, shapes.embedding_dim)
         self._finish_init(params.channels_last)
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
-        x = self._format(window.flatten(1, 2) - 0.5)  # [B, H*C, S, S], centred around 0
+        x = window.flatten(1, 2) - 0.5  # [B, H*C, S, S], centred around 0
+        if self.add_coords is not None:
+            x = self.add_coords(x)
+        x = self._format(x)
         return self.head(self.pool(self.convs(x)).flatten(1))
 
 
@@ -272,12 +284,12 @@ def _upsampling_plan(size: int, start: int) -> tuple[int, int]:
     return stages, math.ceil(size / 2**stages)
 
 
-class CNNDecoder(_ChannelsLast):
+class CNNDecoder(ChannelsLast):
     """Linear to [2b, h0, w0], stride-2 transposed convs, 3x3 conv to C, resize; see unit_range."""
 
     def __init__(self, params: CNNDecoderParams, shapes: Shapes) -> None:
         super().__init__()
-        c, h, w = _image_shape(shapes, "decoder")
+        c, h, w = image_shape(shapes, "decoder")
         self.out_size = (h, w)
         stages, _ = _upsampling_plan(min(h, w), params.start_size)
         self.start = (math.ceil(h / 2**stages), math.ceil(w / 2**stages))
@@ -325,6 +337,9 @@ def build_cnn_decoder(params: CNNDecoderParams, shapes: Shapes) -> nn.Module:
 def register_encoders(register) -> None:
     register("mlp", build_mlp_encoder, params=MLPParams)
     register("cnn", build_cnn_encoder, params=CNNEncoderParams)
+    from .keypoints import KeypointEncoderParams, build_keypoint_encoder  # imports this module
+
+    register("keypoints", build_keypoint_encoder, params=KeypointEncoderParams)
 
 
 @hookimpl
