@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regularizers", help="comma-separated, every mode (default: per mode)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
+        "--no-baselines", action="store_true", help="JEPA runs only (tables keep earlier rows out)"
+    )
+    parser.add_argument(
         "--threads", type=int, help="train.threads of every run (e.g. 1 to run modes side by side)"
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes into a temp dir")
@@ -260,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         plans = sweeps(mode, regs, ",".join(map(str, seeds)), args.quick, out)
         if args.threads:
             plans = [[*plan, f"train.threads={args.threads}"] for plan in plans]
+        if args.no_baselines:
+            plans = [[o for o in plan if o != WITH_BASELINES] + [NO_BASELINES] for plan in plans]
         print(f"{mode}: jepa sweep {mode} " + " | ".join(shlex.join(p) for p in plans), flush=True)
         info = run_mode(mode, regs, seeds, plans, tables / "runs" / mode, command)
         print(f"{mode}: {info['runs']} runs in {info['wall_seconds'] / 60:.1f} min", flush=True)
