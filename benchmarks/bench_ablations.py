@@ -116,13 +116,54 @@ def cell(values: list[float], digits: int = 3) -> str:
     return f"{statistics.fmean(values):.{digits}g} ± {std:.2g}"
 
 
-def measure(mode: str, rows: list[int], seeds: list[int], jobs: int, keep: Path) -> list[dict]:
+def shipped_runs(mode: str, seeds: list[int], tables: Path) -> list[Path] | None:
+    """bench_results.py's kept runs of the shipped recipe with the recipe's own regularizer.
+
+    They are the shipped row's runs already made (same recipe, seeds and training; only the
+    baselines and the video differ), so ``--reuse-shipped`` takes them instead of training again.
+    """
+    import yaml
+
+    from jepa_framework.recipe import load_recipe
+
+    regularizer = load_recipe(mode).objective.regularizer.name
+    runs = [tables / "runs" / mode / f"{regularizer}_seed-{seed}" for seed in seeds]
+    if not all((run / "eval.json").is_file() for run in runs):
+        return None
+    for run in runs:
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        if config["objective"]["regularizer"]["name"] != regularizer:
+            return None
+    return runs
+
+
+def measure(
+    mode: str,
+    rows: list[int],
+    seeds: list[int],
+    jobs: int,
+    keep: Path,
+    reuse: bool,
+    skip_done: bool = False,
+) -> list[dict]:
     """Run every (row, seed); returns one dict per row with its seeds' numbers."""
     levers = LEVERS[mode]
     tasks = {}
+    reused = shipped_runs(mode, seeds, keep.parent.parent) if reuse else None
     with cf.ThreadPoolExecutor(jobs) as pool:
         for i in rows:
             for seed in seeds:
+                kept = keep / mode / f"row-{i}_seed-{seed}"
+                if skip_done and (kept / "eval.json").is_file():
+                    future = cf.Future()
+                    future.set_result(kept)
+                    tasks[future] = (i, seed, 0.0)
+                    continue
+                if reused and not levers[i - 1][1]:
+                    future = cf.Future()
+                    future.set_result(reused[seeds.index(seed)])
+                    tasks[future] = (i, seed, 0.0)
+                    continue
                 out = OUT / mode / f"row-{i}" / f"seed-{seed}"
                 if out.exists():
                     shutil.rmtree(out)
@@ -136,11 +177,12 @@ def measure(mode: str, rows: list[int], seeds: list[int], jobs: int, keep: Path)
             report = json.loads((run_dir / "eval.json").read_text())
             metrics = json.loads((run_dir / "metrics.json").read_text())
             target = keep / mode / f"row-{i}_seed-{seed}"
-            if target.exists():
-                shutil.rmtree(target)
-            target.mkdir(parents=True)
-            for name in ("config.yaml", "eval.json", "metrics.json"):
-                shutil.copy2(run_dir / name, target / name)
+            if target.resolve() != run_dir.resolve():
+                if target.exists():
+                    shutil.rmtree(target)
+                target.mkdir(parents=True)
+                for name in ("config.yaml", "eval.json", "metrics.json"):
+                    shutil.copy2(run_dir / name, target / name)
             done.setdefault(i, []).append(
                 {
                     "vpt": headline(report),
@@ -153,10 +195,10 @@ def measure(mode: str, rows: list[int], seeds: list[int], jobs: int, keep: Path)
 
 
 def wall_minutes(run_dir: Path) -> float:
-    """Minutes from the run's first to its last file: training, decoder, evaluation."""
-    times = [p.stat().st_mtime for p in run_dir.rglob("*") if p.is_file()]
-    start = (run_dir / "config.yaml").stat().st_mtime
-    return (max(times) - start) / 60
+    """The run's wall time (metrics.json) plus its evaluation (eval.json's eval_seconds)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    report = json.loads((run_dir / "eval.json").read_text())
+    return (metrics.get("wall_time_s", 0.0) + report.get("eval_seconds", 0.0)) / 60
 
 
 def r2_cell(values: list[float]) -> str:
@@ -206,6 +248,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
     parser.add_argument("--tables-dir", type=Path, default=TABLES)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument(
+        "--skip-done", action="store_true", help="keep rows and seeds already in the kept runs"
+    )
+    parser.add_argument(
+        "--reuse-shipped",
+        action="store_true",
+        help="take the shipped row from bench_results.py's kept runs instead of training it",
+    )
     args = parser.parse_args()
     command = "uv run python benchmarks/bench_ablations.py " + " ".join(sys.argv[1:])
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -217,7 +267,10 @@ def main() -> None:
             else list(range(1, len(LEVERS[mode]) + 1))
         )
         started = time.perf_counter()
-        results = measure(mode, rows, seeds, args.jobs, args.tables_dir / "runs" / "ablations")
+        results = measure(
+            mode, rows, seeds, args.jobs, args.tables_dir / "runs" / "ablations", args.reuse_shipped,
+            args.skip_done,
+        )
         minutes = (time.perf_counter() - started) / 60
         footer = (
             f"`{mode}`: `{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"
@@ -225,6 +278,12 @@ def main() -> None:
             f"time, one thread each; torch {machine['torch']}); seeds "
             f"{', '.join(map(str, seeds))}, mean ± std over seeds; baselines in the results "
             f"tables. VPT over the recipe's evaluation horizon."
+            + (
+                " The shipped row's runs are those of bench_results.py (`--reuse-shipped`); its "
+                "minutes include the baselines where that benchmark trained them."
+                if args.reuse_shipped
+                else ""
+            )
         )
         print(write(mode, results, footer, args.tables_dir).read_text())
     if not args.no_readme:

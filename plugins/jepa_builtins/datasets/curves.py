@@ -1,8 +1,10 @@
 """Smooth 2-D curves traced by one point: ``circle``, ``spiral`` and ``lissajous``.
 
-Each is periodic or nearly so, and circle and Lissajous curves are exactly linear in their
-recent history, which makes them sanity checks: a linear autoregression forecasts them
-perfectly, so a JEPA should roughly match it. Angular velocities are in radians per frame.
+Each is periodic or nearly so. Within one trajectory, circle and Lissajous points are exactly
+linear in their recent history; across trajectories the coefficients depend on the speed, so
+one linear autoregression shared by all of them is not exact, while a model that reads the
+speed from the history and keeps it can forecast for hundreds of frames. Angular velocities are
+in radians per frame.
 """
 
 from __future__ import annotations
