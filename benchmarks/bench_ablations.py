@@ -267,10 +267,8 @@ def main() -> None:
             else list(range(1, len(LEVERS[mode]) + 1))
         )
         started = time.perf_counter()
-        results = measure(
-            mode, rows, seeds, args.jobs, args.tables_dir / "runs" / "ablations", args.reuse_shipped,
-            args.skip_done,
-        )
+        kept = args.tables_dir / "runs" / "ablations"
+        results = measure(mode, rows, seeds, args.jobs, kept, args.reuse_shipped, args.skip_done)
         minutes = (time.perf_counter() - started) / 60
         footer = (
             f"`{mode}`: `{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"
