@@ -104,8 +104,8 @@ def run_one(mode: str, overrides: list[str], seed: int, out: Path) -> Path:
 def headline(report: dict) -> float:
     """VPT(0.5) in frames: in the headline band where the dataset has one, else over all."""
     band = (report.get("summary") or {}).get("headline")
-    if isinstance(band, dict) and band.get("vpt") is not None:
-        return float(band["vpt"])
+    if isinstance(band, dict) and band.get("vpt", {}).get("jepa") is not None:
+        return float(band["vpt"]["jepa"])
     return float(report["forecast"]["methods"]["jepa"]["vpt"]["0.5"]["frames"])
 
 
@@ -126,7 +126,7 @@ def shipped_runs(mode: str, seeds: list[int], tables: Path) -> list[Path] | None
 
     from jepa_framework.recipe import load_recipe
 
-    regularizer = load_recipe(mode).objective.regularizer.name
+    regularizer = load_recipe(mode)[0].objective.regularizer.name
     runs = [tables / "runs" / mode / f"{regularizer}_seed-{seed}" for seed in seeds]
     if not all((run / "eval.json").is_file() for run in runs):
         return None
