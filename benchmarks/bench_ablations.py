@@ -277,9 +277,14 @@ def main() -> None:
             f"{', '.join(map(str, seeds))}, mean ± std over seeds; baselines in the results "
             f"tables. VPT over the recipe's evaluation horizon."
             + (
-                " The shipped row's runs are those of bench_results.py (`--reuse-shipped`); its "
-                "minutes include the baselines where that benchmark trained them."
+                " The shipped row's runs are those of bench_results.py (`--reuse-shipped`)."
                 if args.reuse_shipped
+                else ""
+            )
+            + (
+                " Rows already kept were read from earlier invocations (`--skip-done`); the wall "
+                "time above is this invocation's."
+                if args.skip_done
                 else ""
             )
         )
