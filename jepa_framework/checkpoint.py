@@ -144,7 +144,9 @@ def load_weights(path: Path, what: str = "weights") -> Any:
             "it holds Python objects other than tensors and plain data, so it was not loaded "
             "(a file from another program, or one that could run code when unpickled)"
         )
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - random bytes reach the unpickler's every error
+        # (RuntimeError, EOFError, BadZipFile, ValueError, but also KeyError or struct.error
+        # where garbage happens to parse as a legacy pickle): all mean the file is not usable
         if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile) and exc.errno:
             why = f"it cannot be read ({exc.strerror})"
         else:

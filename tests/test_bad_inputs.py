@@ -7,6 +7,7 @@ number of problems listed and the length of override text (refusals asserted, ne
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +139,9 @@ def test_override_problems_say_they_came_from_the_command_line(tmp_path, monkeyp
 
 def test_problems_in_the_file_are_not_blamed_on_the_command_line(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text(GOOD.replace("epochs: 30,", "epochs: -30,"))
+    bad, replaced = re.subn(r"train: \{epochs: \d+,", "train: {epochs: -30,", GOOD)
+    assert replaced == 1  # the example recipe's train line, whatever its epochs
+    path.write_text(bad)
     with pytest.raises(RecipeError) as info:
         load_recipe(str(path), ["train.lr=0.01"])
     assert info.value.problems == ["train.epochs: must be at least 1, got -30"]
@@ -196,11 +199,12 @@ def test_a_recipe_over_the_size_limit_is_refused_unread(tmp_path):
 def test_many_unknown_keys_give_a_short_message(tmp_path):
     keys = "".join(f"  junk_{i}: {i}\n" for i in range(10_000))  # under the size limit
     path = tmp_path / "junk.yaml"
-    path.write_text(GOOD + "eval:\n" + keys)
+    assert "\noutput:" not in GOOD  # a section the example recipe leaves out
+    path.write_text(GOOD + "output:\n" + keys)
     with pytest.raises(RecipeError) as info:
         load_recipe(str(path))
     text = str(info.value)
-    assert "eval.junk_0: unknown key" in text
+    assert "output.junk_0: unknown key" in text
     assert f"... and {len(info.value.problems) - RecipeError.MAX_LISTED} more" in text
     assert "9980 more unknown keys" in "\n".join(info.value.problems)
     assert len(text.splitlines()) == RecipeError.MAX_LISTED + 2

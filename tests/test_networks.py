@@ -45,7 +45,7 @@ def window(obs_shape: tuple[int, ...], batch: int = B) -> torch.Tensor:
 
 def test_every_network_is_registered_with_defaults_for_all_params(host):
     assert host.registry("encoders").names() == ["cnn", "keypoints", "mlp"]
-    assert host.registry("predictors").names() == ["mlp", "residual_mlp"]
+    assert host.registry("predictors").names() == ["koopman", "mlp", "residual_mlp"]
     assert host.registry("decoders").names() == ["cnn", "mlp"]
     for kind in ("encoders", "predictors", "decoders"):
         for component in host.registry(kind):
