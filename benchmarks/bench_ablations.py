@@ -146,52 +146,54 @@ def measure(
     reuse: bool,
     skip_done: bool = False,
 ) -> list[dict]:
-    """Run every (row, seed); returns one dict per row with its seeds' numbers."""
+    """Run every (row, seed) not already available; returns one dict per row with its numbers.
+
+    Runs already kept (``skip_done``) and the shipped row's bench_results runs (``reuse``) are
+    read where they are; only fresh runs are copied under ``keep``.
+    """
     levers = LEVERS[mode]
-    tasks = {}
-    reused = shipped_runs(mode, seeds, keep.parent.parent) if reuse else None
+    shipped = shipped_runs(mode, seeds, keep.parent.parent) if reuse else None
+    ready: dict[tuple[int, int], Path] = {}
     with cf.ThreadPoolExecutor(jobs) as pool:
+        fresh = {}
         for i in rows:
             for seed in seeds:
                 kept = keep / mode / f"row-{i}_seed-{seed}"
                 if skip_done and (kept / "eval.json").is_file():
-                    future = cf.Future()
-                    future.set_result(kept)
-                    tasks[future] = (i, seed, 0.0)
-                    continue
-                if reused and not levers[i - 1][1]:
-                    future = cf.Future()
-                    future.set_result(reused[seeds.index(seed)])
-                    tasks[future] = (i, seed, 0.0)
-                    continue
-                out = OUT / mode / f"row-{i}" / f"seed-{seed}"
-                if out.exists():
-                    shutil.rmtree(out)
-                started = time.perf_counter()
-                future = pool.submit(run_one, mode, levers[i - 1][1], seed, out)
-                tasks[future] = (i, seed, started)
-        done: dict[int, list[dict]] = {}
-        for future in cf.as_completed(tasks):
-            i, seed, _ = tasks[future]
-            run_dir = future.result()
-            report = json.loads((run_dir / "eval.json").read_text())
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            target = keep / mode / f"row-{i}_seed-{seed}"
-            if target.resolve() != run_dir.resolve():
-                if target.exists():
-                    shutil.rmtree(target)
-                target.mkdir(parents=True)
-                for name in ("config.yaml", "eval.json", "metrics.json"):
-                    shutil.copy2(run_dir / name, target / name)
-            done.setdefault(i, []).append(
-                {
-                    "vpt": headline(report),
-                    "r2": report["probe"]["r2_mean"],
-                    "collapsed": bool(metrics.get("collapsed", False)),
-                    "minutes": wall_minutes(run_dir),
-                }
-            )
-    return [{"row": i, "seeds": done[i]} for i in rows]
+                    ready[i, seed] = kept
+                elif shipped and not levers[i - 1][1]:
+                    ready[i, seed] = shipped[seeds.index(seed)]
+                else:
+                    out = OUT / mode / f"row-{i}" / f"seed-{seed}"
+                    if out.exists():
+                        shutil.rmtree(out)
+                    fresh[pool.submit(run_one, mode, levers[i - 1][1], seed, out)] = (i, seed)
+        for future in cf.as_completed(fresh):
+            i, seed = fresh[future]
+            ready[i, seed] = copy_run(future.result(), keep / mode / f"row-{i}_seed-{seed}")
+    return [{"row": i, "seeds": [numbers(ready[i, seed]) for seed in seeds]} for i in rows]
+
+
+def copy_run(run_dir: Path, target: Path) -> Path:
+    """Keep a run's config.yaml, eval.json and metrics.json under ``target``."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("config.yaml", "eval.json", "metrics.json"):
+        shutil.copy2(run_dir / name, target / name)
+    return target
+
+
+def numbers(run_dir: Path) -> dict:
+    """What the table shows of one run: headline VPT, probe R², collapse, minutes."""
+    report = json.loads((run_dir / "eval.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {
+        "vpt": headline(report),
+        "r2": report["probe"]["r2_mean"],
+        "collapsed": bool(metrics.get("collapsed", False)),
+        "minutes": wall_minutes(run_dir),
+    }
 
 
 def wall_minutes(run_dir: Path) -> float:
