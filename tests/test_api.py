@@ -55,6 +55,9 @@ def test_evaluate_writes_eval_json_and_returns_it(pendulum_run):
     on_disk = json.loads((pendulum_run.path / "eval.json").read_text())
     assert report["summary"]["vpt"] == on_disk["summary"]["vpt"]
     assert "jepa" in report["forecast"]["methods"]
+    # the refit control freezes a copy of the encoder, never the run's own
+    encoder = pendulum_run.assembly.model.encoder
+    assert all(p.requires_grad for p in encoder.parameters())
 
 
 def test_image_runs_take_stored_frames_or_floats_and_return_float_frames(tmp_path):

@@ -266,8 +266,12 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     _check_bands(report)
     state = report["state_forecast"]["methods"]
     # every method read through the same probe, the true-state copy-last beside them
-    assert set(state) == {*methods, "copy_last_true_state", "random_encoder"}
+    assert set(state) == {*methods, "copy_last_true_state", "random_encoder", "refit_predictor"}
     assert report["settings"]["random_encoder"]["optimizer_steps"] > 0
+    # the JEPA's own encoder, frozen, with a predictor refitted at the same budget
+    refit = report["settings"]["refit_predictor"]
+    assert refit["optimizer_steps"] == report["settings"]["random_encoder"]["optimizer_steps"]
+    assert "JEPA's trained encoder" in refit["what"]
     assert set(report["summary"]["probe_r2"]) >= {"omega1", "omega2"}
     probe = report["probe"]
     assert len(probe["r2"]) == 6 and probe["ahead"]["k"][0] == 0
@@ -311,9 +315,10 @@ def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_co
         "mean_frame",
         "supervised",  # its predicted frames, re-encoded by the JEPA encoder and probed
         "random_encoder",
+        "refit_predictor",  # the JEPA's encoder frozen, a predictor refitted on its latents
         "copy_last_true_state",
     }
-    assert len(state["random_encoder"]["nrmse"]) == 30
+    assert len(state["random_encoder"]["nrmse"]) == 30 == len(state["refit_predictor"]["nrmse"])
     control = report["probe"]["random_encoder"]
     assert control["ahead"]["r2_mean"][0] == pytest.approx(control["r2_mean"], abs=1e-5)
     assert report["summary"]["headline"]["state_vpt"]["random_encoder"] >= 0
@@ -347,7 +352,7 @@ def _check_bands(report: dict) -> None:
 def test_eval_controls_can_be_switched_off(tmp_path):
     run_dir = _run("pendulum", tmp_path, "eval.controls=false", "eval.baselines=false")
     report = json.loads((run_dir / "eval.json").read_text())
-    assert "random_encoder" not in report["state_forecast"]["methods"]
+    assert not {"random_encoder", "refit_predictor"} & set(report["state_forecast"]["methods"])
     assert "ahead" not in report["probe"]["random_encoder"]
 
 

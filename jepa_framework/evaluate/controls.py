@@ -102,10 +102,11 @@ def train_control(
     history: int,
     budget: ControlBudget,
     device: torch.device,
+    what: str = "a frozen encoder with a predictor trained on its standardised latents",
 ) -> tuple[FrozenEncoderModel, dict[str, Any]]:
     """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories.
 
-    Returns the control and a note of its settings for eval.json.
+    Returns the control and a note of its settings for eval.json (``what`` it is first).
     """
     z = window_latents(encoder, dataset, dataset.observations[train_idx], history, device)
     flat = z.flatten(0, 1)
@@ -130,8 +131,7 @@ def train_control(
             optimisation.step(loss)
     model.eval()
     note = {
-        "what": "the recipe's encoder randomly initialised and frozen, the recipe's predictor "
-        "trained on its standardised latents with the JEPA phase's budget, read by its own probe",
+        "what": what,
         "optimizer_steps": budget.plan.total_steps if windows > 1 else 0,
         "batch_size": batch,
         "rollout_steps": steps,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -155,16 +156,33 @@ def has_probe_positions(dataset: DynamicsDataset) -> bool:
     return dataset.probe_positions(targets) is not None
 
 
+#: the two frozen-encoder controls: name -> what eval.json says each is
+CONTROLS = {
+    "random_encoder": "the recipe's encoder randomly initialised and frozen, the recipe's "
+    "predictor trained on its standardised latents with the JEPA phase's budget, read by its "
+    "own probe",
+    "refit_predictor": "the JEPA's trained encoder frozen, a freshly initialised predictor of "
+    "the recipe's architecture trained on its standardised latents with the JEPA phase's "
+    "budget, read by the JEPA's probe: whether the encoder or the JEPA's predictor limits the "
+    "forecast",
+}
+
+
 def make_control(
-    recipe: Recipe, host: Any, assembly: Assembly, encoder: torch.nn.Module, plan: StepPlan
+    recipe: Recipe,
+    host: Any,
+    assembly: Assembly,
+    encoder: torch.nn.Module,
+    plan: StepPlan,
+    name: str = "random_encoder",
 ) -> tuple[FrozenEncoderModel, dict[str, Any]]:
-    """The random frozen encoder with the recipe's predictor trained on its latents."""
+    """A frozen ``encoder`` with the recipe's predictor trained on its latents (``CONTROLS``)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(recipe.seed, "random_encoder_predictor"))
+        torch.manual_seed(derive_seed(recipe.seed, f"{name}_predictor"))
         shapes = shapes_of(recipe, assembly.dataset)
         predictor = build(host, recipe.model.predictor, shapes).to(assembly.device)
     budget = ControlBudget(
-        **jepa_budget(recipe, plan), seed=derive_seed(recipe.seed, "random_encoder_batches")
+        **jepa_budget(recipe, plan), seed=derive_seed(recipe.seed, f"{name}_batches")
     )
     return train_control(
         encoder,
@@ -174,6 +192,7 @@ def make_control(
         recipe.data.history,
         budget,
         assembly.device,
+        CONTROLS[name],
     )
 
 
@@ -212,9 +231,12 @@ def evaluate(
     held = held_out(dataset, n, context, cfg.horizon, cfg.seed)
     frames = min(dataset.sequence_length, held.stored.shape[1])
     rnd = random_encoder(recipe, host, assembly)
-    control, control_note = None, None
+    control, control_note, refit, refit_note = None, None, None, None
     if cfg.controls and has_probe_positions(dataset):
         control, control_note = make_control(recipe, host, assembly, rnd, plan)
+        # a copy: freezing must not touch the JEPA's own encoder
+        frozen = copy.deepcopy(model.encoder).eval()
+        refit, refit_note = make_control(recipe, host, assembly, frozen, plan, "refit_predictor")
     probe_report, probes = probe_study(
         model,
         rnd,
@@ -229,7 +251,7 @@ def evaluate(
     )
     methods, notes = make_baselines(recipe, host, assembly, context, plan)
     jepa = JepaForecast(model, assembly.decoder, device)
-    obs_curves, state_curves = score(dataset, held, jepa, probes, methods, control)
+    obs_curves, state_curves = score(dataset, held, jepa, probes, methods, control, refit)
     groups = trajectory_groups(dataset, held.states[:, context - 1])
     report = {
         "run": str(run_dir),
@@ -246,6 +268,7 @@ def evaluate(
             "at or below eps (the horizon itself when it never exceeds eps; see 'censored')",
             **notes,
             **({"random_encoder": control_note} if control_note else {}),
+            **({"refit_predictor": refit_note} if refit_note else {}),
         },
         "probe": probe_report,
         "forecast": summarise_forecast(obs_curves, dataset, groups),

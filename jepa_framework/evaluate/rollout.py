@@ -95,6 +95,7 @@ def score(
     probes: Probes,
     baselines: Mapping[str, Forecaster],
     control: FrozenEncoderModel | None = None,
+    refit: FrozenEncoderModel | None = None,
     chunk: int = 32,
 ) -> tuple[dict[str, Curves], dict[str, torch.Tensor]]:
     """Per-trajectory error curves [N, H] for every method.
@@ -104,8 +105,9 @@ def score(
     curves (empty when the dataset has no ``probe_positions``) read every method through the
     JEPA's probe: its latent rollout; ``copy_last``, the probe's reading of the last context
     window held; every other forecaster's frames re-encoded in windows of ``history`` frames;
-    and the ``control``'s rollout through its own probe. ``copy_last_true_state`` holds the true
-    last context positions.
+    the ``control``'s rollout through its own probe; and ``refit``'s (the JEPA's frozen encoder
+    with a refitted predictor, in the JEPA's latent space) through the JEPA's probe.
+    ``copy_last_true_state`` holds the true last context positions.
     """
     c, horizon = held.context, held.horizon
     targets, _ = dataset.probe_targets(held.states)  # [N, C + H, P]
@@ -152,11 +154,15 @@ def score(
         for name, frames in forecasts.items():
             if name != "copy_last":  # copy-last is the probe's reading of the context, held
                 readings[name] = reencoded(context, frames)
-        if control is not None:
-            with torch.no_grad():
-                zc = control.encode_context(context.to(jepa.device))
-                rolled = control.rollout(zc, horizon).movedim(0, 1).float().cpu()
-            readings["random_encoder"] = probes.random_encoder.predict(rolled)
+        for name, frozen, probe in (
+            ("random_encoder", control, probes.random_encoder),
+            ("refit_predictor", refit, probes.jepa),
+        ):
+            if frozen is not None:
+                with torch.no_grad():
+                    zc = frozen.encode_context(context.to(jepa.device))
+                    rolled = frozen.rollout(zc, horizon).movedim(0, 1).float().cpu()
+                readings[name] = probe.predict(rolled)
         for name, r in readings.items():
             state.setdefault(name, []).append(
                 nrmse(probed(r).expand_as(truth_pos), truth_pos, sigma)
