@@ -10,7 +10,8 @@ files every table README shows, mean ± std over seeds (``result_tables.py``):
   VPT over all trajectories, NRMSE at h = 5/10/20, probe R² beside a random encoder's, collapse
   diagnostics; ``pendulum_bands.md``: VPT per energy band.
 - ``pendulum_image.md``: probe R² per angle (sin, cos) and velocity, probed-state VPT in the
-  headline band, pixel VPT(0.5), reconstruction beside the blank frame, collapse diagnostics.
+  headline band, pixel VPT(0.5), reconstruction beside the blank frame, collapse diagnostics;
+  ``pendulum_image_long.md`` the same for the longer image recipe.
 - ``curves.md``: VPT per method for circle, spiral and lissajous.
 
 Each ``.md`` has a ``.csv`` beside it (mean, std, n per column) and states the command, date,
@@ -32,7 +33,9 @@ collapse, pixel VPT within a frame of it, probed-state VPT equal) in an earlier 
 
 Minutes per run (``REFERENCE_MINUTES``, averaged over a sweep whose first regularizer also trains
 the baselines): pendulum about 3.8 (10k trajectories x 120 epochs; 6.7 with the baselines),
-pendulum_image about 3, the curves about 2.8 (4k x 200 epochs, 32-step rollout); the
+pendulum_image about 3, pendulum_image_long about 16 without its baselines (20k trajectories x
+60 epochs; its pixel-supervised baseline costs more than twice the JEPA: a decoder step on
+every rolled-out frame), the curves about 2.8 (4k x 200 epochs, 32-step rollout); the
 ``bench.json`` beside each mode's runs records what a benchmark really took. ``--quick`` prints
 the estimate for the full sizes, scaled by how fast its own runs went against the reference.
 """
@@ -65,6 +68,7 @@ RUNS_OUT = ROOT / "benchmarks" / "results"  # run directories: git-ignored
 REGULARIZERS = {
     "pendulum": ("mse", "vicreg", "sigreg"),
     "pendulum_image": ("mse", "vicreg"),
+    "pendulum_image_long": ("vicreg",),
     "circle": ("mse", "vicreg", "sigreg"),
     "spiral": ("mse", "vicreg", "sigreg"),
     "lissajous": ("mse", "vicreg", "sigreg"),
@@ -73,6 +77,7 @@ REGULARIZERS = {
 FULL: dict[str, list[str]] = {
     "pendulum": [],
     "pendulum_image": [],
+    "pendulum_image_long": [],
     "circle": [],
     "spiral": [],
     "lissajous": [],
@@ -91,12 +96,16 @@ QUICK = [
     "eval.trajectories=64",
     "eval.probe_steps=5",
 ]
-QUICK_MODE = {"pendulum_image": ["data.dataset.image_size=16"]}
+QUICK_MODE = {
+    "pendulum_image": ["data.dataset.image_size=16"],
+    "pendulum_image_long": ["data.dataset.image_size=16"],
+}
 #: minutes per run on this 2-core machine: (full sizes, idle; quick sizes, measured while other
 #: jobs shared it, so an estimate scaled by a later quick run leans low rather than high)
 REFERENCE_MINUTES = {
     "pendulum": (3.8, 0.083),
     "pendulum_image": (3.0, 0.25),
+    "pendulum_image_long": (16.0, 0.1),
     "circle": (2.8, 0.083),
     "spiral": (2.8, 0.067),
     "lissajous": (2.8, 0.05),

@@ -275,7 +275,7 @@ def pendulum_tables(runs: list[Run]) -> list[Table]:
     return tables
 
 
-def image_tables(runs: list[Run]) -> list[Table]:
+def image_tables(runs: list[Run], name: str = "pendulum_image") -> list[Table]:
     """Frames: probe R² per variable, probed-state and pixel VPT, reconstruction, collapse."""
     reports = [r.report for r in runs if r.report]
     band = next((b for b in map(headline_band, reports) if b), None)
@@ -301,7 +301,7 @@ def image_tables(runs: list[Run]) -> list[Table]:
         Column("blank MSE", jepa_only(lambda r, _: _get(r.metrics, "decoder", "val_blank_mse"))),
         *collapse_columns(),
     ]
-    return [Table("pendulum_image", columns, method_rows(runs))]
+    return [Table(name, columns, method_rows(runs))]
 
 
 def curves_table(runs_by_mode: dict[str, list[Run]]) -> Table:
@@ -460,7 +460,12 @@ def write_all(tables_dir: Path, root: Path) -> list[Path]:
     infos = {mode: bench_info(runs_dir / mode) for mode in loaded}
     figures = {mode: write_figure(mode, runs, tables_dir, root) for mode, runs in loaded.items()}
     written = []
-    for mode, builder in (("pendulum", pendulum_tables), ("pendulum_image", image_tables)):
+    builders = {
+        "pendulum": pendulum_tables,
+        "pendulum_image": image_tables,
+        "pendulum_image_long": lambda runs: image_tables(runs, "pendulum_image_long"),
+    }
+    for mode, builder in builders.items():
         if mode in loaded:
             for table in builder(loaded[mode]):
                 figure = [figures[mode]] if figures[mode] and table.name == mode else []

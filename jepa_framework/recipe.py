@@ -177,7 +177,8 @@ class EvalSection:
     ar_order: int = field(default=0, validator=count(0, 10_000))
     # train the supervised baselines (the recipe's own networks end to end; residual MLP)
     baselines: bool = True
-    # controls: a random frozen encoder with the recipe's predictor trained on its latents
+    # controls: the recipe's predictor trained on the latents of a frozen random encoder
+    # (random_encoder) and of the JEPA's own frozen encoder (refit_predictor)
     controls: bool = True
     # hidden units of the residual MLP baseline (coordinates)
     baseline_hidden_dim: int = field(default=256, validator=count(1, MAX_WIDTH))

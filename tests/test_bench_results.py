@@ -134,3 +134,5 @@ def test_image_table_groups_probes_by_variable_and_reads_the_state_band(bench):
     assert values["R² θ1 (sin, cos)"] == pytest.approx(0.7)
     assert values["probed-state VPT(0.5), E>10"] == 7.0 and values["pixel VPT(0.5)"] == 4.0
     assert [label for label, _ in table.rows] == ["JEPA + `vicreg`", "`random_encoder`"]
+    (long,) = result_tables.image_tables([_run(result_tables, "vicreg", 0, report)], "long")
+    assert long.name == "long" and [c.head for c in long.columns] == heads

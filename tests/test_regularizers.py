@@ -109,6 +109,37 @@ def test_vicreg_total_is_the_weighted_sum_of_its_three_terms(host):
     assert terms["cov"].item() == pytest.approx(cov.item(), rel=1e-6)
 
 
+def test_whitened_mse_is_plain_mse_when_the_targets_are_already_white():
+    # four samples of (+-1, +-1): zero mean, unbiased covariance 4/3 I -> whitening is a scale
+    t = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])[None]
+    p = t + torch.tensor([0.3, -0.2])
+    plain = R.prediction_mse(p, t).item()
+    assert R.whitened_mse(p, t).item() == pytest.approx(plain * 3 / 4, rel=1e-5)
+
+
+def test_whitened_mse_ignores_any_invertible_linear_map_of_the_embedding():
+    """Shrinking, stretching or mixing the embedding changes plain MSE, not the whitened one:
+    a low-variance direction is asked to be predicted as well as a high-variance one."""
+    torch.manual_seed(0)
+    t = torch.randn(3, 400, 4)
+    p = t + 0.1 * torch.randn_like(t)
+    mix = torch.diag(torch.tensor([10.0, 1.0, 0.1, 0.01])) @ torch.linalg.qr(torch.randn(4, 4)).Q
+    # a floor below the smallest eigenvalue (about 1e-4) leaves every direction whitened
+    assert R.whitened_mse(p @ mix, t @ mix, floor=1e-8).item() == pytest.approx(
+        R.whitened_mse(p, t, floor=1e-8).item(), rel=1e-3
+    )
+    assert R.prediction_mse(p @ mix, t @ mix).item() > 5 * R.prediction_mse(p, t).item()
+
+
+def test_vicreg_whitened_invariance_uses_the_whitened_error(host):
+    torch.manual_seed(0)
+    predictions, targets, context = torch.randn(2, 32, 3), torch.randn(2, 32, 3), torch.randn(32, 3)
+    regularizer = build(host, "vicreg", invariance="whitened", whiten_floor=1e-2)
+    _, terms = regularizer(predictions, targets, context)
+    expected = R.whitened_mse(predictions, targets, 1e-2).item()
+    assert terms["inv"].item() == pytest.approx(expected, rel=1e-6)
+
+
 def test_vicreg_defaults_are_the_papers_weights():
     assert (R.VICRegParams().inv_weight, R.VICRegParams().var_weight) == (25.0, 25.0)
     assert R.VICRegParams().cov_weight == 1.0

@@ -60,6 +60,29 @@ def prediction_mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Te
     return F.mse_loss(predictions, targets)
 
 
+def whitened_mse(
+    predictions: torch.Tensor, targets: torch.Tensor, floor: float = 1e-2
+) -> torch.Tensor:
+    """Prediction MSE after whitening by the targets' covariance, [K, B, D] x [K, B, D] -> scalar.
+
+    Plain MSE weighs each direction of the embedding by its variance, so a state variable held
+    in a low-variance direction (the second bob of a pendulum, a velocity) is barely asked to be
+    predicted. Here the error is measured in the targets' whitened coordinates (W = Sigma^-1/2,
+    detached), which weighs every direction alike and, above the floor, does not reward
+    shrinking the embedding. Eigenvalues are floored at ``floor`` (absolute: VICReg's variance
+    hinge holds each dimension's variance near 1), so a collapsed or barely used direction is
+    not blown up: the predictor's start-of-training noise would otherwise swamp the variance
+    term and keep the embedding collapsed. Equals plain MSE for isotropic targets.
+    """
+    flat_targets = _flat(gather_batch(targets, dim=1)).detach().float()
+    centred = flat_targets - flat_targets.mean(dim=0)
+    cov = centred.T @ centred / max(1, centred.shape[0] - 1)
+    values, vectors = torch.linalg.eigh(cov)
+    values = values.clamp_min(floor)
+    whiten = (vectors * values.rsqrt()) @ vectors.T
+    return F.mse_loss(predictions @ whiten, targets @ whiten)
+
+
 def variance_loss(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     """VICReg variance hinge, [N, D] -> scalar: mean_j relu(1 - sqrt(Var(z_j) + eps)).
 
@@ -148,6 +171,7 @@ def barlow_twins(c: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
 
 
 WEIGHT = between(0, MAX_WEIGHT)  # a loss term's weight
+INVARIANCES = ("mse", "whitened")  # how VICReg's invariance term measures prediction error
 EPS = positive(1.0)  # added to a variance or a norm
 
 
@@ -158,12 +182,19 @@ class MSEParams:
 
 @attrs.frozen
 class VICRegParams:
-    """Weights of the invariance, variance, covariance terms (Bardes et al. 2022: 25 / 25 / 1)."""
+    """Weights of the invariance, variance, covariance terms (Bardes et al. 2022: 25 / 25 / 1).
+
+    ``invariance: whitened`` measures the prediction error in the targets' whitened coordinates
+    (:func:`whitened_mse`, covariance eigenvalues floored at ``whiten_floor``) instead of
+    plain MSE.
+    """
 
     inv_weight: float = attrs.field(default=25.0, validator=WEIGHT)
     var_weight: float = attrs.field(default=25.0, validator=WEIGHT)
     cov_weight: float = attrs.field(default=1.0, validator=WEIGHT)
     eps: float = attrs.field(default=1e-4, validator=EPS)
+    invariance: str = attrs.field(default="mse", validator=attrs.validators.in_(INVARIANCES))
+    whiten_floor: float = attrs.field(default=1e-2, validator=positive(1e6))
 
 
 @attrs.frozen
@@ -236,7 +267,10 @@ class VICReg:
     def __call__(self, predictions, targets, context):
         p = self.params
         branches = (gather_batch(context), _flat(gather_batch(predictions, dim=1)))
-        inv = prediction_mse(predictions, targets)
+        if p.invariance == "whitened":
+            inv = whitened_mse(predictions, targets, p.whiten_floor)
+        else:
+            inv = prediction_mse(predictions, targets)
         # As in the paper's code: variance averaged over the two branches, covariance summed.
         var = sum(variance_loss(z, p.eps) for z in branches) / len(branches)
         cov = sum(covariance_loss(z) for z in branches)
