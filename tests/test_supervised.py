@@ -85,3 +85,24 @@ def test_budgets_multiply_the_step_plan():
 def test_bad_budgets_are_refused_with_the_key(budgets):
     with pytest.raises(JepaError, match="baseline_budgets"):
         load_recipe("pendulum", [f"eval.baseline_budgets={budgets}"])
+
+
+def test_every_rollout_step_is_decoded_in_one_batch_as_the_forecast_decodes_them():
+    """A decoder with batch statistics (the CNN decoder's input BatchNorm) must normalise the
+    rolled-out latents in training as its running statistics do in the forecast; decoded step
+    by step, each step was normalised on its own and image forecasts fell apart."""
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(4, 3))
+    predictor = torch.nn.Linear(3, 3)  # moves the latent's mean and scale at every step
+    with torch.no_grad():
+        predictor.bias.fill_(2.0)
+    # momentum None: after one training call the running statistics are that call's batch's
+    decoder = torch.nn.Sequential(torch.nn.BatchNorm1d(3, momentum=None), torch.nn.Linear(3, 2))
+    model = EndToEnd(encoder, predictor, decoder, 2, torch.zeros(()), torch.ones(()))
+    context = torch.randn(256, 2, 2)
+    model.train()
+    with torch.no_grad():
+        trained = model.unroll(context, 4)
+    forecast = model(context, 4)  # evaluation mode: the running statistics
+    assert trained.shape == forecast.shape == (256, 4, 2)
+    torch.testing.assert_close(forecast, trained, rtol=1e-2, atol=1e-2)

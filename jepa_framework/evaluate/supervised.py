@@ -82,13 +82,21 @@ class EndToEnd(nn.Module):
         return (x - self.mean) / self.std
 
     def unroll(self, context: torch.Tensor, steps: int) -> torch.Tensor:
-        """Standardised context [B, >= H, *obs] -> standardised frames [B, steps, *obs]."""
+        """Standardised context [B, >= H, *obs] -> standardised frames [B, steps, *obs].
+
+        Every step's latents are decoded in one call, as the forecast decodes them: a decoder
+        with batch statistics (the CNN decoder's input BatchNorm) then normalises them together
+        in training as its running statistics do in evaluation. Decoded step by step, each
+        step's batch was normalised on its own, and the evaluated forecast, normalised with
+        statistics pooled over the steps, fell apart (pixel error above the blank frame's).
+        """
         z = self.encoder(context[:, -self.history :])
-        frames = []
+        latents = []
         for _ in range(steps):
             z = self.predictor(z)
-            frames.append(self.decoder(z))
-        return torch.stack(frames, 1)
+            latents.append(z)
+        frames = self.decoder(torch.stack(latents, 1).flatten(0, 1))
+        return frames.view(context.shape[0], steps, *frames.shape[1:])
 
     @torch.no_grad()
     def forward(self, context: torch.Tensor, steps: int) -> torch.Tensor:
