@@ -48,6 +48,7 @@ class Run:
     seed: int
     report: dict[str, Any]
     metrics: dict[str, Any]
+    dataset: str = ""  # data.dataset.name of its recipe: which tables describe it
 
 
 Member = tuple[Run, str]  # a run and the method of it a row reads
@@ -90,6 +91,7 @@ def load_runs(mode_dir: Path) -> list[Run]:
                 seed=int(config.get("seed", 0)),
                 report=json.loads(eval_path.read_text()) if eval_path.is_file() else {},
                 metrics=json.loads((folder / "metrics.json").read_text()),
+                dataset=str(config["data"]["dataset"]["name"]),
             )
         )
     order = bench_info(mode_dir).get("regularizers") or []
@@ -460,16 +462,17 @@ def write_all(tables_dir: Path, root: Path) -> list[Path]:
     infos = {mode: bench_info(runs_dir / mode) for mode in loaded}
     figures = {mode: write_figure(mode, runs, tables_dir, root) for mode, runs in loaded.items()}
     written = []
-    builders = {
-        "pendulum": pendulum_tables,
-        "pendulum_image": image_tables,
-        "pendulum_image_long": lambda runs: image_tables(runs, "pendulum_image_long"),
-    }
-    for mode, builder in builders.items():
-        if mode in loaded:
-            for table in builder(loaded[mode]):
-                figure = [figures[mode]] if figures[mode] and table.name == mode else []
-                written.append(write_table(table, tables_dir, footer({mode: infos[mode]}, figure)))
+    for mode, runs in loaded.items():
+        # by what the runs observe, so a second recipe of a dataset gets its own tables
+        if mode == runs[0].dataset == "pendulum":
+            tables = pendulum_tables(runs)
+        elif runs[0].dataset == "pendulum_image":
+            tables = image_tables(runs, mode)
+        else:
+            continue
+        for table in tables:
+            figure = [figures[mode]] if figures[mode] and table.name == mode else []
+            written.append(write_table(table, tables_dir, footer({mode: infos[mode]}, figure)))
     curves = {mode: loaded[mode] for mode in CURVE_MODES if mode in loaded}
     if curves:
         shown = [f for mode in curves if (f := figures[mode])]

@@ -102,7 +102,7 @@ def train_control(
     history: int,
     budget: ControlBudget,
     device: torch.device,
-    what: str = "a frozen encoder with a predictor trained on its standardised latents",
+    what: str,
 ) -> tuple[FrozenEncoderModel, dict[str, Any]]:
     """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories.
 
