@@ -456,7 +456,8 @@ def _jepa_only_report(report: dict[str, Any]) -> dict[str, Any]:
 def write_all(tables_dir: Path, root: Path) -> list[Path]:
     """Every table and figure from ``tables_dir/runs``; returns the Markdown files written."""
     runs_dir = tables_dir / "runs"
-    modes = sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
+    # bench_results.py's modes hold a bench.json; other scripts keep their runs beside them
+    modes = sorted(p.parent.name for p in runs_dir.glob(f"*/{BENCH_FILE}"))
     loaded = {mode: load_runs(runs_dir / mode) for mode in modes}
     loaded = {mode: runs for mode, runs in loaded.items() if runs}
     infos = {mode: bench_info(runs_dir / mode) for mode in loaded}

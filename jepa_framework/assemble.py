@@ -19,7 +19,7 @@ from jepa_framework.components import Shapes
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.distributed import Dist, setup
 from jepa_framework.errors import JepaError
-from jepa_framework.model import JEPA
+from jepa_framework.model import JEPA, StandardisedPredictor
 from jepa_framework.recipe import ComponentSpec, Recipe
 from jepa_framework.seeds import derive_seed
 
@@ -128,6 +128,8 @@ class Assembly:
     device: torch.device
     data_seconds: float
     dist: Dist
+    # a freshly initialised predictor's weights, where the recipe refits the predictor
+    refit_init: dict[str, torch.Tensor] | None = None
 
 
 def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
@@ -153,17 +155,36 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     }
     check_contracts(host, recipe, shapes, networks)
     regularizer = build(host, recipe.objective.regularizer)
-    model = JEPA(
-        networks["encoder"], networks["predictor"], regularizer.target, recipe.data.history
-    ).to(device)
+    predictor, refit_init = networks["predictor"], None
+    if recipe.refit.epochs:
+        predictor = StandardisedPredictor(predictor, shapes.embedding_dim).to(device)
+        refit_init = fresh_predictor_state(host, recipe, shapes)
+    model = JEPA(networks["encoder"], predictor, regularizer.target, recipe.data.history).to(device)
     decoder = networks["decoder"]
     if recipe.train.compile:  # in place, so state_dict keys stay those of the plain modules
         for module in (model.encoder, model.target_encoder, model.predictor, decoder):
             if module is not None:
                 module.compile()
     return Assembly(
-        dataset, split, model, decoder, regularizer, built_trackers, device, data_seconds, dist_info
+        dataset,
+        split,
+        model,
+        decoder,
+        regularizer,
+        built_trackers,
+        device,
+        data_seconds,
+        dist_info,
+        refit_init,
     )
+
+
+def fresh_predictor_state(host: Any, recipe: Recipe, shapes: Shapes) -> dict[str, torch.Tensor]:
+    """The weights the refit phase starts from, drawn apart from the main random stream (so
+    phase 1 is the same with or without a refit)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(recipe.seed, "refit_predictor"))
+        return build(host, recipe.model.predictor, shapes).state_dict()
 
 
 def random_encoder(recipe: Recipe, host: Any, assembly: Assembly) -> nn.Module:

@@ -26,7 +26,7 @@ log = logging.getLogger("jepa_framework")
 
 CHECKPOINT_NAME = "checkpoint.pt"
 TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".tmp"
-PHASES = ("jepa", "decoder")
+PHASES = ("jepa", "refit", "decoder")
 
 
 def recipe_hash(recipe: dict[str, Any]) -> str:

@@ -58,7 +58,8 @@ def on_run_start(run: Any) -> None:
 
 @hookspec
 def on_epoch_end(run: Any, phase: str, epoch: int, metrics: dict[str, float]) -> None:
-    """An epoch of ``phase`` (``"jepa"`` or ``"decoder"``) finished with these metrics."""
+    """An epoch of ``phase`` (``"jepa"``, ``"refit"`` or ``"decoder"``) finished with these
+    metrics."""
 
 
 @hookspec

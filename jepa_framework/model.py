@@ -74,6 +74,25 @@ class JEPA(nn.Module):
             t_buf.copy_(o_buf)
 
 
+class StandardisedPredictor(nn.Module):
+    """A predictor that steps standardised latents: z -> p((z - mean) / std) * std + mean.
+
+    With the identity statistics it starts from, it computes exactly what the plain predictor
+    does, so phase 1 is unchanged; the refit phase sets the statistics of the final encoder's
+    latents.
+    Rolling out through it is rolling out in standardised coordinates.
+    """
+
+    def __init__(self, predictor: nn.Module, dim: int) -> None:
+        super().__init__()
+        self.predictor = predictor
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.predictor((z - self.mean) / self.std) * self.std + self.mean
+
+
 def split_windows(
     clips: torch.Tensor, history: int, steps: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

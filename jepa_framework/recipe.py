@@ -136,6 +136,26 @@ class TrainSection:
 
 
 @attrs.frozen
+class RefitSection:
+    """Phase 1b (off at 0 epochs): refit the predictor on the frozen encoder's latents.
+
+    Joint training asks the predictor to follow a moving target; once the encoder is final, a
+    fresh predictor fitted on its standardised latents forecasts further (the refit_predictor
+    control measures exactly this). The latents are encoded once, so an epoch costs little.
+    """
+
+    # one epoch = every training trajectory once, at a random window; 0 = no refit
+    epochs: int = field(default=0, validator=count(0, 100_000))
+    batch_size: int = field(default=256, validator=count(1, 2**20))
+    lr: float = field(default=1.0e-3, validator=positive(10.0))
+    # latent steps unrolled in the loss; 0 = objective.rollout_steps
+    rollout_steps: int = field(default=0, validator=count(0, 10_000))
+
+    def steps(self, objective: ObjectiveSection) -> int:
+        return self.rollout_steps or objective.rollout_steps
+
+
+@attrs.frozen
 class DecoderTrainSection:
     """Phase 2: a decoder learns to reconstruct frames from frozen latents (verification only)."""
 
@@ -194,6 +214,7 @@ class Recipe:
     objective: ObjectiveSection
     seed: int = field(default=0, validator=count(0, MAX_SEED))
     train: TrainSection = attrs.Factory(TrainSection)
+    refit: RefitSection = attrs.Factory(RefitSection)
     decoder_train: DecoderTrainSection = attrs.Factory(DecoderTrainSection)
     output: OutputSection = attrs.Factory(OutputSection)
     eval: EvalSection = attrs.Factory(EvalSection)
@@ -214,6 +235,15 @@ def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
                 "data.dataset.sequence_length",
                 f"{frames} frames are fewer than a training clip needs: data.history + "
                 f"objective.rollout_steps = {clip}; raise it or lower those",
+            )
+        )
+    refit_clip = recipe.data.history + recipe.refit.steps(recipe.objective)
+    if recipe.refit.epochs and frames is not None and frames < refit_clip:
+        problems.append(
+            (
+                "refit.rollout_steps",
+                f"data.history + refit.rollout_steps = {refit_clip} frames, more than the "
+                f"{frames} of a trajectory (data.dataset.sequence_length); lower it",
             )
         )
     return problems

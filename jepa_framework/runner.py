@@ -172,6 +172,7 @@ def write_artifacts(
     return {
         "collapsed": bool(diagnostics.pop("collapsed")),
         "jepa": trainer.last_epoch("jepa"),
+        "refit": trainer.last_epoch("refit"),  # empty when the recipe does not refit
         "decoder": trainer.last_epoch("decoder"),
         "embedding": {**diagnostics, "per_dim_std": per_dim_std},
         "reconstruction_mse": recon_mse,

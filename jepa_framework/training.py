@@ -1,4 +1,5 @@
-"""Phase 1 (JEPA in latent space) and phase 2 (decoder on frozen latents) training loops."""
+"""Training loops: phase 1 (JEPA in latent space), the optional refit of the predictor on the
+frozen encoder's latents, and phase 2 (decoder on frozen latents)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from jepa_framework.checkpoint import (
 from jepa_framework.diagnostics import collapse_diagnostics
 from jepa_framework.distributed import Dist, gather_rows, mean_across_ranks, wrap
 from jepa_framework.errors import TrainingError
-from jepa_framework.model import JEPA
+from jepa_framework.latents import LatentClips, latent_statistics, window_latents
+from jepa_framework.model import JEPA, StandardisedPredictor
 from jepa_framework.optim import Optimisation, StepPlan
 from jepa_framework.progress import progress
 from jepa_framework.recipe import Recipe, unstructure_recipe
@@ -67,6 +69,24 @@ class JEPAObjective(nn.Module):
         return loss, terms, z
 
 
+class RefitObjective(nn.Module):
+    """Refit loss: roll the predictor out in standardised latent coordinates, MSE at each step.
+
+    forward: standardised latent clips [B, 1 + K, D] -> (loss, named terms).
+    """
+
+    def __init__(self, predictor: StandardisedPredictor) -> None:
+        super().__init__()
+        self.predictor = predictor.predictor
+
+    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z, out = clips[:, 0], []
+        for _ in range(clips.shape[1] - 1):
+            z = self.predictor(z)
+            out.append(z)
+        return nn.functional.mse_loss(torch.stack(out, 1).float(), clips[:, 1:].float()), {}
+
+
 class DecoderObjective(nn.Module):
     """Phase-2 loss: reconstruct the last frame of each window from frozen latents."""
 
@@ -91,6 +111,12 @@ def jepa_plan(recipe: Recipe, n_train: int) -> StepPlan:
     """Phase 1: every training trajectory once per epoch, in global batches of train.batch_size."""
     cfg = recipe.train
     return StepPlan.for_epochs(cfg.epochs, n_train, cfg.batch_size, cfg.warmup_epochs)
+
+
+def refit_plan(recipe: Recipe, n_train: int) -> StepPlan:
+    """The refit: like phase 1 in refit's epochs and batches (no steps when it is off)."""
+    cfg = recipe.refit
+    return StepPlan.for_epochs(cfg.epochs, n_train, cfg.batch_size, recipe.train.warmup_epochs)
 
 
 def decoder_plan(recipe: Recipe, n_train: int) -> StepPlan:
@@ -134,13 +160,17 @@ class Trainer:
     val_batch: torch.Tensor
     windows: Clips
     val_windows: torch.Tensor
+    val_indices: torch.Tensor
     generator: torch.Generator
     dist: Dist = attrs.Factory(Dist)
-    history: dict[str, list[dict[str, float]]] = attrs.Factory(lambda: {"jepa": [], "decoder": []})
+    history: dict[str, list[dict[str, float]]] = attrs.Factory(
+        lambda: {"jepa": [], "refit": [], "decoder": []}
+    )
     speed: dict[str, float] = attrs.Factory(dict)
     step: int = 0  # global step over both phases, for trackers
     saved: tuple[str, int] | None = None  # (phase, epoch) of the checkpoint on disk
     recipe_dict: dict[str, Any] = attrs.Factory(dict)
+    refit_init: dict[str, torch.Tensor] | None = None  # where the refit's predictor starts
 
     @classmethod
     def create(cls, recipe: Recipe, assembly: Any, run: Any) -> Trainer:
@@ -168,25 +198,37 @@ class Trainer:
             val_windows=clips(val_idx, history, recipe.train.batch_size).fixed_batch(
                 VALIDATION_WINDOWS, derive_seed(seed, "validation_windows")
             ),
+            val_indices=val_idx,
             generator=g,
             dist=assembly.dist,
             recipe_dict=unstructure_recipe(recipe),
+            refit_init=assembly.refit_init,
         )
 
     @property
     def plans(self) -> dict[str, StepPlan]:
         """The step plan of each phase; the supervised baseline takes the JEPA's from here."""
         n = len(self.clips.indices)
-        return {"jepa": jepa_plan(self.recipe, n), "decoder": decoder_plan(self.recipe, n)}
+        return {
+            "jepa": jepa_plan(self.recipe, n),
+            "refit": refit_plan(self.recipe, n),
+            "decoder": decoder_plan(self.recipe, n),
+        }
 
     def fit(self, resume: TrainState | None = None) -> None:
-        names = ["jepa", "decoder"]
+        names = ["jepa", "refit", "decoder"] if self.recipe.refit.epochs else ["jepa", "decoder"]
         if resume is not None:
             self._restore(resume)
             names = names[names.index(resume.phase) :]
         for i, name in enumerate(names):
-            phase = self._jepa_phase() if name == "jepa" else self._decoder_phase()
-            self._run_phase(phase, resume if i == 0 else None)
+            carried_on = resume if i == 0 else None
+            if name == "jepa":
+                phase = self._jepa_phase()
+            elif name == "refit":
+                phase = self._refit_phase(restart=carried_on is None)
+            else:
+                phase = self._decoder_phase()
+            self._run_phase(phase, carried_on)
 
     # --- phases ---------------------------------------------------------------------------------
 
@@ -204,6 +246,44 @@ class Trainer:
             validate=lambda: self._validate_jepa(module),
             after_step=self._update_target,
         )
+
+    def _refit_phase(self, restart: bool) -> Phase:
+        """The predictor refitted on the frozen encoder's latents of the training trajectories,
+        in standardised coordinates; ``restart``: from fresh weights (else a resumed refit)."""
+        cfg, predictor = self.recipe.refit, self.model.predictor
+        assert isinstance(predictor, StandardisedPredictor) and self.refit_init is not None
+        self.model.requires_grad_(False)
+        train, val = self._latents(self.clips.indices), self._latents(self.val_indices)
+        mean, std = latent_statistics(train)
+        predictor.mean.copy_(mean)
+        predictor.std.copy_(std)
+        if restart:
+            predictor.predictor.load_state_dict(self.refit_init)
+        predictor.predictor.requires_grad_(True)
+        length, batch = cfg.steps(self.recipe.objective) + 1, cfg.batch_size
+        rank, world = self.dist.rank, self.dist.world_size
+        clips = LatentClips((train - mean) / std, length, batch, self.generator, rank, world)
+        val_batch = LatentClips((val - mean) / std, length, batch, self.generator).fixed_batch(
+            VALIDATION_BATCH, derive_seed(self.recipe.seed, "refit_validation")
+        )
+        module = RefitObjective(predictor)
+        return Phase(
+            name="refit",
+            objective=wrap(module, self.dist, val_batch.device),
+            params=list(predictor.predictor.parameters()),
+            lr=cfg.lr,
+            weight_decay=self.recipe.train.weight_decay,
+            plan=self.plans["refit"],
+            clips=clips,
+            validate=lambda: self._validate_refit(module, val_batch),
+            lr_key="refit.lr",
+        )
+
+    def _latents(self, indices: torch.Tensor) -> torch.Tensor:
+        """The frozen encoder's latents [N, W, D] of every window of these trajectories."""
+        dataset, device = self.clips.dataset, self.val_batch.device
+        z = window_latents(self.model.encoder, dataset, indices, self.model.history, device)
+        return z.to(device)
 
     def _decoder_phase(self) -> Phase:
         self.model.requires_grad_(False)  # frozen latents; DDP then syncs only the decoder
@@ -234,6 +314,11 @@ class Trainer:
             loss, _, z = objective(self.val_batch)
         diagnostics = collapse_diagnostics(gather_rows(z.float()).cpu())
         return {"val_loss": float(mean_across_ranks(loss)), **diagnostics}
+
+    @torch.no_grad()
+    def _validate_refit(self, objective: RefitObjective, batch: torch.Tensor) -> dict[str, float]:
+        objective.eval()
+        return {"val_loss": float(mean_across_ranks(objective(batch)[0]))}
 
     @torch.no_grad()
     def _validate_decoder(self) -> dict[str, float]:
@@ -390,7 +475,7 @@ class Trainer:
         load_state(self.model, state.model, path)
         load_state(self.decoder, state.decoder, path)
         restore_rng(state.rng, self.generator)
-        self.history = {k: list(v) for k, v in state.history.items()}
+        self.history.update({k: list(v) for k, v in state.history.items()})
         self.step = state.step
         self.saved = (state.phase, state.epoch)
 

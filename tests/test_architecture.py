@@ -53,6 +53,7 @@ LAYERS: dict[int, set[str]] = {
     },
     3: {  # building, training, writing and evaluating
         "assemble",
+        "latents",
         "training",
         "artifacts",
         "run",

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
-from jepa_framework.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from jepa_framework.checkpoint import PHASES, load_checkpoint, load_weights, save_checkpoint
 from jepa_framework.cli import main
 
 RECIPE = [
@@ -37,14 +38,20 @@ def test_checkpoints_replace_atomically_and_load_weights_only(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary files left
 
 
-def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
+@pytest.mark.parametrize(
+    ("extra", "kill_after"),
+    [((), ("jepa", 2)), (("refit.epochs=40", "refit.batch_size=64"), ("refit", 2))],
+    ids=["in-phase-1", "in-the-refit"],
+)
+def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path, extra, kill_after):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    assert main(["run", *RECIPE, f"output.dir={reference_dir}"]) == 0
+    assert main(["run", *RECIPE, *extra, f"output.dir={reference_dir}"]) == 0
     (reference,) = reference_dir.iterdir()
 
     proc = subprocess.Popen(
         # the killed and resumed run read the data through a memory map, the reference from RAM
-        [sys.executable, "-m", "jepa_framework", "run", *RECIPE, "data.dataset.storage=mmap"]
+        [sys.executable, "-m", "jepa_framework", "run", *RECIPE, *extra]
+        + ["data.dataset.storage=mmap"]
         + [f"output.dir={killed_dir}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -55,7 +62,10 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
         found = list(killed_dir.glob("*/checkpoint.pt"))
         if found:
             progress = load_checkpoint(found[0])
-            if progress.phase != "jepa" or progress.epoch >= 2:
+            if (PHASES.index(progress.phase), progress.epoch) >= (
+                PHASES.index(kill_after[0]),
+                kill_after[1],
+            ):
                 break
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
@@ -63,6 +73,7 @@ def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     (killed,) = killed_dir.iterdir()
     assert not (killed / "metrics.json").exists()  # it really died mid-run
+    assert load_checkpoint(killed / "checkpoint.pt").phase == kill_after[0]
 
     assert main(["run", "--resume", str(killed)]) == 0
     for name in ("encoder", "target_encoder", "predictor", "decoder"):

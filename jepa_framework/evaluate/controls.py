@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
-from jepa_framework.evaluate.windows import encode_stored
+from jepa_framework.latents import latent_statistics, window_latents
 from jepa_framework.optim import Optimisation, StepPlan
-from jepa_framework.windows import every_window, gather_windows
+from jepa_framework.windows import gather_windows
 
 
 class FrozenEncoderModel(nn.Module):
@@ -76,24 +76,6 @@ class ControlBudget:
     seed: int
 
 
-@torch.no_grad()
-def window_latents(
-    encoder: nn.Module,
-    dataset: DynamicsDataset,
-    stored: torch.Tensor,
-    history: int,
-    device: torch.device,
-    chunk: int = 64,
-) -> torch.Tensor:
-    """Latents [N, T - history + 1, D] of every window of stored trajectories [N, T, *stored]."""
-    parts = []
-    for part in stored.split(chunk):
-        windows = every_window(part, history)  # [n, W, H, *stored]
-        z = encode_stored(encoder, dataset, windows.flatten(0, 1), device)
-        parts.append(z.view(*windows.shape[:2], -1))
-    return torch.cat(parts)
-
-
 def train_control(
     encoder: nn.Module,
     predictor: nn.Module,
@@ -108,9 +90,8 @@ def train_control(
 
     Returns the control and a note of its settings for eval.json (``what`` it is first).
     """
-    z = window_latents(encoder, dataset, dataset.observations[train_idx], history, device)
-    flat = z.flatten(0, 1)
-    mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
+    z = window_latents(encoder, dataset, train_idx, history, device)
+    mean, std = latent_statistics(z)
     normed = ((z - mean) / std).to(device)
     model = FrozenEncoderModel(encoder, predictor, history, mean, std).to(device)
     n, windows = normed.shape[:2]

@@ -1,0 +1,92 @@
+"""Latents of every window of stored trajectories, and random clips of them.
+
+The refit phase and the frozen-encoder controls both train a predictor on a frozen encoder's
+latents: encoding every window once, then drawing clips of consecutive latents, costs a small
+fraction of encoding frames at every step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import attrs
+import torch
+from torch import nn
+
+from jepa_framework.data import DynamicsDataset
+from jepa_framework.evaluate.windows import encode_stored
+from jepa_framework.windows import every_window, gather_windows
+
+
+@torch.no_grad()
+def window_latents(
+    encoder: nn.Module,
+    dataset: DynamicsDataset,
+    indices: torch.Tensor,
+    history: int,
+    device: torch.device,
+    chunk: int = 64,
+) -> torch.Tensor:
+    """Latents [N, T - history + 1, D] of every window of the trajectories ``indices``.
+
+    Trajectories are read ``chunk`` at a time, so a memory-mapped dataset is never copied whole.
+    """
+    parts = []
+    for part in indices.split(chunk):
+        windows = every_window(dataset.observations[part], history)  # [n, W, H, *stored]
+        z = encode_stored(encoder, dataset, windows.flatten(0, 1), device)
+        parts.append(z.view(*windows.shape[:2], -1))
+    return torch.cat(parts)
+
+
+def latent_statistics(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and std of latents [..., D] (std floored: a dead dimension stays 0)."""
+    flat = z.flatten(0, -2)
+    return flat.mean(0), flat.std(0).clamp_min(1e-6)
+
+
+@attrs.define
+class LatentClips:
+    """Random clips of ``length`` consecutive latents out of ``latents`` [N, W, D].
+
+    One epoch visits every trajectory once, each at a random start, as the frame clips of
+    phase 1 do; every rank draws the same global batch and keeps its own equal slice.
+    """
+
+    latents: torch.Tensor
+    length: int
+    batch_size: int
+    generator: torch.Generator
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def indices(self) -> torch.Tensor:
+        return torch.arange(len(self.latents))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.latents) / self.batch_size)
+
+    def _starts(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        windows = self.latents.shape[1]
+        return torch.randint(0, windows - self.length + 1, (n,), generator=generator)
+
+    def _gather(self, traj: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+        device = self.latents.device
+        return gather_windows(self.latents, traj.to(device), starts.to(device), self.length)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        order = torch.randperm(len(self.latents), generator=self.generator)
+        for batch in order.split(self.batch_size):
+            starts = self._starts(len(batch), self.generator)
+            per_rank = len(batch) // self.world_size  # a remainder that cannot split is dropped
+            if per_rank:
+                keep = slice(self.rank * per_rank, (self.rank + 1) * per_rank)
+                yield self._gather(batch[keep], starts[keep])
+
+    def fixed_batch(self, size: int, seed: int) -> torch.Tensor:
+        """The same clips every call: the refit's validation batch."""
+        g = torch.Generator().manual_seed(seed)
+        traj = torch.randperm(len(self.latents), generator=g)[:size]
+        return self._gather(traj, self._starts(len(traj), g))
