@@ -61,10 +61,6 @@ class LatentClips:
     rank: int = 0
     world_size: int = 1
 
-    @property
-    def indices(self) -> torch.Tensor:
-        return torch.arange(len(self.latents))
-
     def __len__(self) -> int:
         return math.ceil(len(self.latents) / self.batch_size)
 

@@ -21,6 +21,8 @@ RECIPE = [
     "train.epochs=3",
     "train.batch_size=16",  # the global batch: 8 per process with 2 processes
     "train.threads=1",
+    "refit.epochs=2",  # the refit phase splits its latent clips across ranks too
+    "refit.batch_size=16",
     "decoder_train.epochs=1",
     "decoder_train.batch_size=16",
     "output.forecast_frames=8",
@@ -64,6 +66,11 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
             epoch_single["train_loss"], rel=RELATIVE_TOLERANCE
         )
         assert epoch_ddp["rankme"] == pytest.approx(epoch_single["rankme"], rel=RELATIVE_TOLERANCE)
+    assert len(m1["history"]["refit"]) == 2
+    refits = zip(m1["history"]["refit"], m2["history"]["refit"], strict=True)
+    for epoch_single, epoch_ddp in refits:
+        for key in ("train_loss", "val_loss"):
+            assert epoch_ddp[key] == pytest.approx(epoch_single[key], rel=RELATIVE_TOLERANCE)
     assert "2 process(es)" in (ddp / "run.log").read_text()
     assert "'storage': 'mmap'" in (ddp / "run.log").read_text()
     assert (ddp / "forecast.mp4").exists() and (ddp / "checkpoint.pt").exists()

@@ -72,3 +72,21 @@ def test_a_refit_longer_than_the_trajectories_is_a_recipe_error(tmp_path, capsys
     err = capsys.readouterr().err
     assert "refit.rollout_steps" in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+def test_latent_clips_visit_each_trajectory_once_and_ranks_split_the_same_batches():
+    from jepa_framework.latents import LatentClips
+
+    latents = torch.arange(10 * 6 * 2, dtype=torch.float32).view(10, 6, 2)
+
+    def epoch(rank: int, world: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(3)
+        return list(LatentClips(latents, 3, 4, g, rank, world))
+
+    whole = torch.cat(epoch(0, 1))  # [10, 3, 2]: one clip per trajectory
+    assert sorted(int(c[0, 0]) // 12 for c in whole) == list(range(10))
+    assert torch.equal(whole[:, 1:, 0] - whole[:, :-1, 0], torch.full((10, 2), 2.0))
+    first, second = epoch(0, 2), epoch(1, 2)
+    assert sum(map(len, first)) == sum(map(len, second)) == 5
+    together = [torch.cat([a, b]) for a, b in zip(first, second, strict=True)]
+    assert torch.equal(torch.cat(together), whole)
