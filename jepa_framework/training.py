@@ -75,9 +75,9 @@ class RefitObjective(nn.Module):
     forward: standardised latent clips [B, 1 + K, D] -> (loss, named terms).
     """
 
-    def __init__(self, predictor: StandardisedPredictor) -> None:
+    def __init__(self, predictor: nn.Module) -> None:
         super().__init__()
-        self.predictor = predictor.predictor
+        self.predictor = predictor  # the plain predictor inside a StandardisedPredictor
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z, out = clips[:, 0], []
@@ -266,7 +266,7 @@ class Trainer:
         val_batch = LatentClips((val - mean) / std, length, batch, self.generator).fixed_batch(
             VALIDATION_BATCH, derive_seed(self.recipe.seed, "refit_validation")
         )
-        module = RefitObjective(predictor)
+        module = RefitObjective(predictor.predictor)
         return Phase(
             name="refit",
             objective=wrap(module, self.dist, val_batch.device),

@@ -6,7 +6,9 @@ frozen; the recipe's predictor trained on its latents with the JEPA phase's budg
 :class:`~jepa_framework.optim.StepPlan`, batch size, learning rate, weight decay, gradient
 clipping and the multi-step latent loss over ``objective.rollout_steps``), through the same
 :class:`~jepa_framework.optim.Optimisation`. The latents are standardised first (random
-features have arbitrary scales); the control is then read through its own linear probe.
+features have arbitrary scales); the control is then read through its own linear probe. A
+control is a :class:`~jepa_framework.model.JEPA` whose predictor steps standardised latents, as
+a recipe's refit phase makes one, so evaluation treats it like any trained run.
 """
 
 from __future__ import annotations
@@ -19,48 +21,10 @@ from torch import nn
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.latents import latent_statistics, window_latents
+from jepa_framework.model import JEPA, StandardisedPredictor
 from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.training import RefitObjective
 from jepa_framework.windows import gather_windows
-
-
-class FrozenEncoderModel(nn.Module):
-    """A frozen encoder and a predictor stepping its standardised latents.
-
-    Offers what evaluation asks of a JEPA: ``history``, ``encoder``, ``encode_context`` and
-    ``rollout`` (in the encoder's own latent space, so its probe reads the rollout directly).
-    """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        predictor: nn.Module,
-        history: int,
-        mean: torch.Tensor,
-        std: torch.Tensor,
-    ) -> None:
-        super().__init__()
-        self.encoder = encoder.requires_grad_(False)
-        self.predictor = predictor
-        self.history = history
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-
-    def encode_context(self, frames: torch.Tensor) -> torch.Tensor:
-        """The last ``history`` frames of frames [B, >= H, *obs] -> [B, D]."""
-        return self.encoder(frames[:, -self.history :])
-
-    def rollout_standardised(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        """Standardised z [B, D] -> [steps, B, D], as the predictor was trained."""
-        out = []
-        for _ in range(steps):
-            z = self.predictor(z)
-            out.append(z)
-        return torch.stack(out)
-
-    def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        """Raw latents z [B, D] -> raw latents [steps, B, D]."""
-        out = self.rollout_standardised((z - self.mean) / self.std, steps)
-        return out * self.std + self.mean
 
 
 @attrs.frozen
@@ -85,7 +49,7 @@ def train_control(
     budget: ControlBudget,
     device: torch.device,
     what: str,
-) -> tuple[FrozenEncoderModel, dict[str, Any]]:
+) -> tuple[JEPA, dict[str, Any]]:
     """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories.
 
     Returns the control and a note of its settings for eval.json (``what`` it is first).
@@ -93,7 +57,11 @@ def train_control(
     z = window_latents(encoder, dataset, train_idx, history, device)
     mean, std = latent_statistics(z)
     normed = ((z - mean) / std).to(device)
-    model = FrozenEncoderModel(encoder, predictor, history, mean, std).to(device)
+    stepper = StandardisedPredictor(predictor, z.shape[-1])
+    stepper.mean.copy_(mean)
+    stepper.std.copy_(std)
+    model = JEPA(encoder.requires_grad_(False), stepper, "online", history).to(device)
+    objective = RefitObjective(predictor)
     n, windows = normed.shape[:2]
     steps = max(1, min(budget.rollout_steps, windows - 1))
     batch = min(budget.batch_size, n * max(1, windows - steps))
@@ -107,9 +75,7 @@ def train_control(
             traj = torch.randint(0, n, (batch,), generator=g).to(device)
             start = torch.randint(0, windows - steps, (batch,), generator=g).to(device)
             clips = gather_windows(normed, traj, start, steps + 1)  # [B, 1 + K, D]
-            pred = model.rollout_standardised(clips[:, 0], steps)  # [K, B, D]
-            loss = nn.functional.mse_loss(pred, clips[:, 1:].movedim(1, 0))
-            optimisation.step(loss)
+            optimisation.step(objective(clips)[0])
     model.eval()
     note = {
         "what": what,

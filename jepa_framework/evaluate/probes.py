@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
-from jepa_framework.evaluate.controls import FrozenEncoderModel
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 from jepa_framework.evaluate.windows import encode_stored
 from jepa_framework.model import JEPA
@@ -71,7 +70,7 @@ class Probes:
 
 @torch.no_grad()
 def probe_ahead(
-    model: JEPA | FrozenEncoderModel, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, device
+    model: JEPA, probe: Ridge, dataset: DynamicsDataset, test: ProbeSet, device
 ) -> torch.Tensor:
     """R² [K + 1, P] of the probe on latents predicted k = 0..K steps ahead of each context.
 
@@ -111,7 +110,7 @@ def probe_study(
     samples: int,
     seed: int,
     device: torch.device,
-    control: FrozenEncoderModel | None = None,
+    control: JEPA | None = None,
 ) -> tuple[dict[str, Any], Probes]:
     """Probe R² per variable (trained and random encoder) and the R²-over-k curve.
 

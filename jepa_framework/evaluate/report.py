@@ -18,11 +18,12 @@ from jepa_framework.batches import Clips
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
-from jepa_framework.evaluate.controls import ControlBudget, FrozenEncoderModel, train_control
+from jepa_framework.evaluate.controls import ControlBudget, train_control
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
 from jepa_framework.evaluate.plots import plot_forecast, plot_probe
 from jepa_framework.evaluate.probes import probe_study
 from jepa_framework.evaluate.rollout import TRUE_STATE_REFERENCE, JepaForecast, held_out, score
+from jepa_framework.model import JEPA
 from jepa_framework.observations import (
     BaselineInputs,
     Curves,
@@ -175,7 +176,7 @@ def make_control(
     encoder: torch.nn.Module,
     plan: StepPlan,
     name: str = "random_encoder",
-) -> tuple[FrozenEncoderModel, dict[str, Any]]:
+) -> tuple[JEPA, dict[str, Any]]:
     """A frozen ``encoder`` with the recipe's predictor trained on its latents (``CONTROLS``)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(recipe.seed, f"{name}_predictor"))

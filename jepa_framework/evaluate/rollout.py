@@ -18,7 +18,6 @@ from torch import nn
 
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate.baselines import Forecaster
-from jepa_framework.evaluate.controls import FrozenEncoderModel
 from jepa_framework.evaluate.metrics import nrmse
 from jepa_framework.evaluate.probes import Probes
 from jepa_framework.evaluate.windows import encode_windows, trailing_windows
@@ -94,8 +93,8 @@ def score(
     jepa: JepaForecast,
     probes: Probes,
     baselines: Mapping[str, Forecaster],
-    control: FrozenEncoderModel | None = None,
-    refit: FrozenEncoderModel | None = None,
+    control: JEPA | None = None,
+    refit: JEPA | None = None,
     chunk: int = 32,
 ) -> tuple[dict[str, Curves], dict[str, torch.Tensor]]:
     """Per-trajectory error curves [N, H] for every method.
