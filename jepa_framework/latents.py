@@ -40,12 +40,6 @@ def window_latents(
     return torch.cat(parts)
 
 
-def latent_statistics(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-dimension mean and std of latents [..., D] (std floored: a dead dimension stays 0)."""
-    flat = z.flatten(0, -2)
-    return flat.mean(0), flat.std(0).clamp_min(1e-6)
-
-
 @attrs.define
 class LatentClips:
     """Random clips of ``length`` consecutive latents out of ``latents`` [N, W, D].

@@ -56,11 +56,7 @@ class JEPA(nn.Module):
 
         Serves training (k-step loss), evaluation (probes k steps ahead) and forecasting.
         """
-        out = []
-        for _ in range(steps):
-            z = self.predictor(z)
-            out.append(z)
-        return torch.stack(out)
+        return unroll(self.predictor, z, steps)
 
     @torch.no_grad()
     def update_target(self, decay: float) -> None:
@@ -79,8 +75,7 @@ class StandardisedPredictor(nn.Module):
 
     With the identity statistics it starts from, it computes exactly what the plain predictor
     does, so phase 1 is unchanged; the refit phase sets the statistics of the final encoder's
-    latents.
-    Rolling out through it is rolling out in standardised coordinates.
+    latents. Rolling out through it is rolling out in standardised coordinates.
     """
 
     def __init__(self, predictor: nn.Module, dim: int) -> None:
@@ -91,6 +86,26 @@ class StandardisedPredictor(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.predictor((z - self.mean) / self.std) * self.std + self.mean
+
+    @torch.no_grad()
+    def standardise_by(self, latents: torch.Tensor) -> torch.Tensor:
+        """Adopt the per-dimension statistics of ``latents`` [..., D]; returns them standardised.
+
+        The std is floored, so a dead dimension stays at zero instead of dividing by it.
+        """
+        flat = latents.flatten(0, -2)
+        self.mean.copy_(flat.mean(0))
+        self.std.copy_(flat.std(0).clamp_min(1e-6))
+        return (latents.to(self.mean.device) - self.mean) / self.std
+
+
+def unroll(step: nn.Module, z: torch.Tensor, steps: int) -> torch.Tensor:
+    """Apply ``step`` ``steps`` times from z [B, D]; returns [steps, B, D]."""
+    out = []
+    for _ in range(steps):
+        z = step(z)
+        out.append(z)
+    return torch.stack(out)
 
 
 def split_windows(

@@ -26,8 +26,8 @@ from jepa_framework.checkpoint import (
 from jepa_framework.diagnostics import collapse_diagnostics
 from jepa_framework.distributed import Dist, gather_rows, mean_across_ranks, wrap
 from jepa_framework.errors import TrainingError
-from jepa_framework.latents import LatentClips, latent_statistics, window_latents
-from jepa_framework.model import JEPA, StandardisedPredictor
+from jepa_framework.latents import LatentClips, window_latents
+from jepa_framework.model import JEPA, StandardisedPredictor, unroll
 from jepa_framework.optim import Optimisation, StepPlan
 from jepa_framework.progress import progress
 from jepa_framework.recipe import Recipe, unstructure_recipe
@@ -80,11 +80,9 @@ class RefitObjective(nn.Module):
         self.predictor = predictor  # the plain predictor inside a StandardisedPredictor
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        z, out = clips[:, 0], []
-        for _ in range(clips.shape[1] - 1):
-            z = self.predictor(z)
-            out.append(z)
-        return nn.functional.mse_loss(torch.stack(out, 1).float(), clips[:, 1:].float()), {}
+        predicted = unroll(self.predictor, clips[:, 0], clips.shape[1] - 1)  # [K, B, D]
+        target = clips[:, 1:].movedim(1, 0)
+        return nn.functional.mse_loss(predicted.float(), target.float()), {}
 
 
 class DecoderObjective(nn.Module):
@@ -254,16 +252,15 @@ class Trainer:
         assert isinstance(predictor, StandardisedPredictor) and self.refit_init is not None
         self.model.requires_grad_(False)
         train, val = self._latents(self.clips.indices), self._latents(self.val_indices)
-        mean, std = latent_statistics(train)
-        predictor.mean.copy_(mean)
-        predictor.std.copy_(std)
+        train = predictor.standardise_by(train)
+        val = (val - predictor.mean) / predictor.std
         if restart:
             predictor.predictor.load_state_dict(self.refit_init)
         predictor.predictor.requires_grad_(True)
         length, batch = cfg.steps(self.recipe.objective) + 1, cfg.batch_size
         rank, world = self.dist.rank, self.dist.world_size
-        clips = LatentClips((train - mean) / std, length, batch, self.generator, rank, world)
-        val_batch = LatentClips((val - mean) / std, length, batch, self.generator).fixed_batch(
+        clips = LatentClips(train, length, batch, self.generator, rank, world)
+        val_batch = LatentClips(val, length, batch, self.generator).fixed_batch(
             VALIDATION_BATCH, derive_seed(self.recipe.seed, "refit_validation")
         )
         module = RefitObjective(predictor.predictor)

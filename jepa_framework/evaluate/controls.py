@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
-from jepa_framework.latents import latent_statistics, window_latents
+from jepa_framework.latents import window_latents
 from jepa_framework.model import JEPA, StandardisedPredictor
 from jepa_framework.optim import Optimisation, StepPlan
 from jepa_framework.training import RefitObjective
@@ -55,11 +55,8 @@ def train_control(
     Returns the control and a note of its settings for eval.json (``what`` it is first).
     """
     z = window_latents(encoder, dataset, train_idx, history, device)
-    mean, std = latent_statistics(z)
-    normed = ((z - mean) / std).to(device)
-    stepper = StandardisedPredictor(predictor, z.shape[-1])
-    stepper.mean.copy_(mean)
-    stepper.std.copy_(std)
+    stepper = StandardisedPredictor(predictor, z.shape[-1]).to(device)
+    normed = stepper.standardise_by(z)
     model = JEPA(encoder.requires_grad_(False), stepper, "online", history).to(device)
     objective = RefitObjective(predictor)
     n, windows = normed.shape[:2]

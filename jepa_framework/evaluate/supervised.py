@@ -24,6 +24,7 @@ import attrs
 import torch
 from torch import nn
 
+from jepa_framework.model import unroll
 from jepa_framework.optim import Optimisation, StepPlan
 
 if TYPE_CHECKING:  # batches -> data -> observations -> here: types only
@@ -91,11 +92,8 @@ class EndToEnd(nn.Module):
         statistics pooled over the steps, fell apart (pixel error above the blank frame's).
         """
         z = self.encoder(context[:, -self.history :])
-        latents = []
-        for _ in range(steps):
-            z = self.predictor(z)
-            latents.append(z)
-        frames = self.decoder(torch.stack(latents, 1).flatten(0, 1))
+        latents = unroll(self.predictor, z, steps).movedim(0, 1)  # [B, steps, D]
+        frames = self.decoder(latents.flatten(0, 1))
         return frames.view(context.shape[0], steps, *frames.shape[1:])
 
     @torch.no_grad()
