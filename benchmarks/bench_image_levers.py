@@ -68,6 +68,7 @@ ROWS: list[tuple[str, list[str], list[int]]] = [
         [0],
     ),
     ("3-step refit", REFIT_3, [0, 1, 2]),
+    ("8-step refit", ["refit.rollout_steps=8"], [0, 1, 2]),
 ]
 KEPT = ("config.yaml", "eval.json", "metrics.json", "run.log")
 #: how the kept runs were made, for tables rebuilt from them (--tables-only)
@@ -75,8 +76,9 @@ KEPT_NOTE = (
     "Rows 1-9 ran on one NVIDIA H200 (16 CPU cores), five or six runs sharing it, as `jepa run "
     "pendulum_image_long` with each row's overrides (made before the recipe had its refit "
     "phase, which rows 1-7 turn off, and when a refit rolled out 3 steps); row 8's seeds 0 and "
-    "2 hit that session's time limit during their evaluation and are missing. Row 10 is "
-    "bench_results.py's three seeds of the recipe with a 3-step refit, on the 2-core CPU."
+    "2 hit that session's time limit during their evaluation and are missing. Rows 10 and 11 "
+    "are bench_results.py's three seeds of the recipe when its refit rolled out 3 and 8 steps, "
+    "on the 2-core CPU."
 )
 STATE_METHODS = ("jepa", "refit_predictor", "random_encoder", "supervised")
 PIXEL_METHODS = ("jepa", "supervised", "copy_last")
