@@ -38,12 +38,14 @@ from bench_ablations import cell, wall_minutes  # noqa: E402
 RECIPE = "pendulum_image_long"
 TABLES = bench_results.ROOT / "benchmarks" / "tables"
 OUT = bench_results.RUNS_OUT / "image_levers"
+#: every row but the last ran before the recipe read three frames of history
+H2 = ["data.history=2"]
 #: the recipe before the refit phase: the phase-1 predictor forecasts, a 10-epoch decoder
-NO_REFIT = ["refit.epochs=0", "decoder_train.epochs=10"]
+NO_REFIT = [*H2, "refit.epochs=0", "decoder_train.epochs=10"]
 BASELINES = ["eval.baselines=true"]
 PX64 = ["data.dataset.image_size=64"]
 GRAY = ["data.dataset.grayscale=true"]
-REFIT_3 = ["refit.rollout_steps=3"]  # the refit's first setting: phase 1's 3-step rollout
+REFIT_3 = [*H2, "refit.rollout_steps=3"]  # the refit's first setting: phase 1's 3-step rollout
 #: (label, overrides of the shipped recipe, seeds)
 ROWS: list[tuple[str, list[str], list[int]]] = [
     ("phase-1 predictor, with the pixel-supervised baseline", NO_REFIT + BASELINES, [0, 1, 2]),
@@ -68,7 +70,9 @@ ROWS: list[tuple[str, list[str], list[int]]] = [
         [0],
     ),
     ("3-step refit", REFIT_3, [0, 1, 2]),
-    ("8-step refit", ["refit.rollout_steps=8"], [0, 1, 2]),
+    ("8-step refit", [*H2, "refit.rollout_steps=8"], [0, 1, 2]),
+    ("16-step refit, two frames of history", H2, [0, 1, 2]),
+    ("the shipped recipe, with the pixel-supervised baseline", BASELINES, [0]),
 ]
 KEPT = ("config.yaml", "eval.json", "metrics.json", "run.log")
 #: how the kept runs were made, for tables rebuilt from them (--tables-only)
@@ -76,9 +80,10 @@ KEPT_NOTE = (
     "Rows 1-9 ran on one NVIDIA H200 (16 CPU cores), five or six runs sharing it, as `jepa run "
     "pendulum_image_long` with each row's overrides (made before the recipe had its refit "
     "phase, which rows 1-7 turn off, and when a refit rolled out 3 steps); row 8's seeds 0 and "
-    "2 hit that session's time limit during their evaluation and are missing. Rows 10 and 11 "
-    "are bench_results.py's three seeds of the recipe when its refit rolled out 3 and 8 steps, "
-    "on the 2-core CPU."
+    "2 hit that session's time limit during their evaluation and are missing. Rows 10-12 are "
+    "bench_results.py's three seeds of the recipe when it read two frames and its refit rolled "
+    "out 3, 8 and 16 steps; row 13 ran with `--rows 13`, the test suite sharing the CPU for "
+    "part of it; both on the 2-core CPU."
 )
 STATE_METHODS = ("jepa", "refit_predictor", "random_encoder", "supervised")
 PIXEL_METHODS = ("jepa", "supervised", "copy_last")

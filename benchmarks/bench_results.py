@@ -33,7 +33,7 @@ collapse, pixel VPT within a frame of it, probed-state VPT equal) in an earlier 
 
 Minutes per run (``REFERENCE_MINUTES``, averaged over a sweep whose first regularizer also trains
 the baselines): pendulum about 3.8 (10k trajectories x 120 epochs; 6.7 with the baselines),
-pendulum_image about 3, pendulum_image_long about 12 without its baselines (20k trajectories x
+pendulum_image about 3, pendulum_image_long about 15 without its baselines (20k trajectories x
 60 epochs, then a 200-epoch refit; its pixel-supervised baseline costs more than twice the
 JEPA phase: a decoder step on every rolled-out frame), the curves about 2.8 (4k x 200
 epochs, 32-step rollout); the ``bench.json`` beside each mode's runs records what a benchmark
@@ -106,7 +106,7 @@ QUICK_MODE = {
 REFERENCE_MINUTES = {
     "pendulum": (3.8, 0.083),
     "pendulum_image": (3.0, 0.25),
-    "pendulum_image_long": (12.0, 0.1),
+    "pendulum_image_long": (15.0, 0.1),
     "circle": (2.8, 0.083),
     "spiral": (2.8, 0.067),
     "lissajous": (2.8, 0.05),
