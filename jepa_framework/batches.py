@@ -13,6 +13,18 @@ from jepa_framework.errors import TrainingError
 from jepa_framework.windows import gather_windows
 
 
+def rank_share(
+    traj: torch.Tensor, starts: torch.Tensor, rank: int, world_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """This rank's equal slice of a global batch (a remainder that cannot split evenly is
+    dropped, so batch statistics gathered over ranks stay well defined)."""
+    if world_size == 1:
+        return traj, starts
+    per_rank = len(traj) // world_size
+    window = slice(rank * per_rank, (rank + 1) * per_rank)
+    return traj[window], starts[window]
+
+
 @attrs.define
 class Clips:
     """Random clips of ``length`` consecutive frames.
@@ -55,14 +67,7 @@ class Clips:
         return self.dataset.to_float(stored)
 
     def shard(self, traj: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """This rank's equal slice of a global batch (a remainder that cannot split evenly is
-        dropped, so batch statistics gathered over ranks stay well defined)."""
-        if self.world_size == 1:
-            return traj, starts
-        usable = len(traj) - len(traj) % self.world_size
-        per_rank = usable // self.world_size
-        window = slice(self.rank * per_rank, (self.rank + 1) * per_rank)
-        return traj[:usable][window], starts[:usable][window]
+        return rank_share(traj, starts, self.rank, self.world_size)
 
     def pairs(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch of this rank's (trajectory, start) pairs, batch by batch."""

@@ -14,6 +14,7 @@ import attrs
 import torch
 from torch import nn
 
+from jepa_framework.batches import rank_share
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate.windows import encode_stored
 from jepa_framework.windows import every_window, gather_windows
@@ -70,10 +71,9 @@ class LatentClips:
         order = torch.randperm(len(self.latents), generator=self.generator)
         for batch in order.split(self.batch_size):
             starts = self._starts(len(batch), self.generator)
-            per_rank = len(batch) // self.world_size  # a remainder that cannot split is dropped
-            if per_rank:
-                keep = slice(self.rank * per_rank, (self.rank + 1) * per_rank)
-                yield self._gather(batch[keep], starts[keep])
+            traj, starts = rank_share(batch, starts, self.rank, self.world_size)
+            if len(traj):
+                yield self._gather(traj, starts)
 
     def fixed_batch(self, size: int, seed: int) -> torch.Tensor:
         """The same clips every call: the refit's validation batch."""

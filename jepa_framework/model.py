@@ -96,6 +96,10 @@ class StandardisedPredictor(nn.Module):
         flat = latents.flatten(0, -2)
         self.mean.copy_(flat.mean(0))
         self.std.copy_(flat.std(0).clamp_min(1e-6))
+        return self.standardise(latents)
+
+    def standardise(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents [..., D] in the coordinates the predictor steps."""
         return (latents.to(self.mean.device) - self.mean) / self.std
 
 

@@ -253,7 +253,7 @@ class Trainer:
         self.model.requires_grad_(False)
         train, val = self._latents(self.clips.indices), self._latents(self.val_indices)
         train = predictor.standardise_by(train)
-        val = (val - predictor.mean) / predictor.std
+        val = predictor.standardise(val)
         if restart:
             predictor.predictor.load_state_dict(self.refit_init)
         predictor.predictor.requires_grad_(True)
