@@ -46,31 +46,128 @@ CURVES_BEFORE = [
     "train.epochs=30",
     "decoder_train.epochs=30",
 ]
+#: circle's and lissajous' networks before the oscillator: an MLP on the whole window, 16-d latent
+WINDOW_MLP_ENCODER = [
+    "model.embedding_dim=16",
+    "model.encoder.name=mlp",
+    "model.encoder.depth=2",
+    "model.encoder.hidden_dim=128",
+]
+KOOPMAN = [
+    *WINDOW_MLP_ENCODER,
+    "model.predictor.name=koopman",
+    "model.predictor.hidden_dim=128",
+    "model.predictor.invariants=4",
+]
+#: the spiral recipe's networks before the oscillator (its predictor is set per row)
+SPIRAL_BEFORE_NETWORKS = [
+    "model.encoder.name=mlp",
+    "model.encoder.depth=2",
+    "model.encoder.hidden_dim=128",
+    "model.decoder.depth=2",
+    "model.decoder.hidden_dim=128",
+]
 #: (label, overrides of the shipped recipe) per mode; the last row is the recipe as shipped
 LEVERS: dict[str, list[tuple[str, list[str]]]] = {
     "circle": [
-        ("previous recipe (residual MLP, 4-step rollout, 2k x 30 epochs)", CURVES_BEFORE),
+        (
+            "previous recipe (residual MLP, 4-step rollout, 2k x 30 epochs)",
+            [
+                *WINDOW_MLP_ENCODER,
+                *CURVES_BEFORE,
+                "model.predictor.hidden_dim=128",
+                "data.history=2",
+            ],
+        ),
         (
             "+ 2x data, 200 epochs",
-            ["model.predictor.name=residual_mlp", "objective.rollout_steps=4"],
+            [
+                *WINDOW_MLP_ENCODER,
+                "model.predictor.name=residual_mlp",
+                "model.predictor.hidden_dim=128",
+                "objective.rollout_steps=4",
+                "data.history=2",
+            ],
         ),
-        ("+ 32-step rollout", ["model.predictor.name=residual_mlp"]),
-        ("+ koopman predictor (shipped recipe)", []),
-        ("shipped, but a 4-step rollout", ["objective.rollout_steps=4"]),
+        (
+            "+ 32-step rollout",
+            [
+                *WINDOW_MLP_ENCODER,
+                "model.predictor.name=residual_mlp",
+                "model.predictor.hidden_dim=128",
+                "data.history=2",
+            ],
+        ),
+        ("+ koopman predictor (the recipe before the oscillator)", [*KOOPMAN, "data.history=2"]),
+        (
+            "koopman recipe, but a 4-step rollout",
+            [*KOOPMAN, "data.history=2", "objective.rollout_steps=4"],
+        ),
+        ("oscillator predictor, linear frame encoder (shipped recipe)", []),
     ],
     "lissajous": [
-        ("previous recipe (history 2)", [*CURVES_BEFORE, "data.history=2"]),
+        (
+            "previous recipe (history 2)",
+            [
+                *WINDOW_MLP_ENCODER,
+                *CURVES_BEFORE,
+                "model.predictor.hidden_dim=128",
+                "data.history=2",
+            ],
+        ),
         (
             "+ 2x data, 200 epochs, history 4",
-            ["model.predictor.name=residual_mlp", "objective.rollout_steps=4"],
+            [
+                *WINDOW_MLP_ENCODER,
+                "model.predictor.name=residual_mlp",
+                "model.predictor.hidden_dim=128",
+                "objective.rollout_steps=4",
+            ],
         ),
-        ("+ 32-step rollout", ["model.predictor.name=residual_mlp"]),
-        ("+ koopman predictor (shipped recipe)", []),
-        ("shipped, but history 2", ["data.history=2"]),
+        (
+            "+ 32-step rollout",
+            [
+                *WINDOW_MLP_ENCODER,
+                "model.predictor.name=residual_mlp",
+                "model.predictor.hidden_dim=128",
+            ],
+        ),
+        ("+ koopman predictor (the recipe before the oscillator)", KOOPMAN),
+        ("koopman recipe, but history 2", [*KOOPMAN, "data.history=2"]),
+        ("oscillator predictor, linear frame encoder (shipped recipe)", []),
+        (
+            "shipped, but an MLP frame encoder (2 x 128, 8 channels a frame)",
+            ["model.encoder.depth=2", "model.encoder.hidden_dim=128", "model.embedding_dim=32"],
+        ),
     ],
     "spiral": [
-        ("previous recipe", CURVES_BEFORE),
-        ("+ koopman predictor, 32-step rollout, 2x data, 200 epochs (shipped)", []),
+        (
+            "previous recipe",
+            [
+                *SPIRAL_BEFORE_NETWORKS,
+                *CURVES_BEFORE,
+                "model.predictor.hidden_dim=128",
+                "data.history=2",
+            ],
+        ),
+        (
+            "+ koopman predictor, 32-step rollout, 2x data, 200 epochs (the recipe before the "
+            "oscillator)",
+            [
+                *SPIRAL_BEFORE_NETWORKS,
+                "model.predictor.name=koopman",
+                "model.predictor.hidden_dim=128",
+                "model.predictor.invariants=4",
+                "objective.rollout_steps=32",
+                "decoder_train.epochs=30",
+                "data.history=2",
+            ],
+        ),
+        (
+            "growing oscillator, linear frame encoder and decoder, 8-step rollout (shipped)",
+            [],
+        ),
+        ("shipped, but the decoder trained 30 epochs", ["decoder_train.epochs=30"]),
     ],
 }
 QUIET = ["eval.baselines=false", "eval.controls=false", "output.forecast_frames=60"]

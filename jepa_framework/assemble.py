@@ -157,6 +157,12 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     regularizer = build(host, recipe.objective.regularizer)
     predictor, refit_init = networks["predictor"], None
     if recipe.refit.epochs:
+        if not any(True for _ in predictor.parameters()):
+            raise JepaError(
+                f"refit.epochs is {recipe.refit.epochs}, but predictor "
+                f"'{recipe.model.predictor.name}' has no parameters to refit. Set refit.epochs "
+                f"to 0 or choose a trained predictor (e.g. residual_mlp)."
+            )
         predictor = StandardisedPredictor(predictor, shapes.embedding_dim).to(device)
         refit_init = fresh_predictor_state(host, recipe, shapes)
     model = JEPA(networks["encoder"], predictor, regularizer.target, recipe.data.history).to(device)

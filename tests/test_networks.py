@@ -45,8 +45,8 @@ def window(obs_shape: tuple[int, ...], batch: int = B) -> torch.Tensor:
 
 
 def test_every_network_is_registered_with_defaults_for_all_params(host):
-    assert host.registry("encoders").names() == ["cnn", "keypoints", "mlp"]
-    assert host.registry("predictors").names() == ["koopman", "mlp", "residual_mlp"]
+    assert host.registry("encoders").names() == ["cnn", "frame_mlp", "keypoints", "mlp"]
+    assert host.registry("predictors").names() == ["koopman", "mlp", "oscillator", "residual_mlp"]
     assert host.registry("decoders").names() == ["cnn", "mlp"]
     for kind in ("encoders", "predictors", "decoders"):
         for component in host.registry(kind):
@@ -350,3 +350,90 @@ def test_koopman_learns_a_rotation_whose_speed_is_set_by_an_invariant(host):
             z = net(z)
     truth = torch.stack([(phase + 50 * speed).cos(), (phase + 50 * speed).sin()], 1)
     assert (z[:, 2:] - truth).norm(dim=1).median() < 0.3
+
+
+# --------------------------------------------------------------------------- oscillator
+
+
+def oscillator_latent(
+    frames: int, steps: int, omegas: torch.Tensor, start: int = 0
+) -> torch.Tensor:
+    """``frames`` frames of channels ``sin(omega t + 1)``, from frame ``start``: [1, frames * C]."""
+    t = torch.arange(start, start + frames, dtype=torch.float64)[:, None]
+    return torch.sin(omegas * t + 1.0).flatten()[None].float()
+
+
+def test_frame_mlp_encoder_codes_every_frame_alone_and_keeps_their_order(host):
+    component = host.registry("encoders").get("frame_mlp")
+    encoder = component.factory(component.params(), Shapes((2,), 4, 12))
+    x = torch.randn(B, 4, 2)
+    codes = encoder(x).reshape(B, 4, 3)
+    changed = x.clone()
+    changed[:, 2] += 1.0  # only the third frame: only its code may move
+    moved = (encoder(changed).reshape(B, 4, 3) - codes).abs().amax(dim=(0, 2))
+    assert moved[2] > 0 and moved[[0, 1, 3]].eq(0).all()
+
+
+def test_frame_mlp_encoder_without_bias_is_linear_in_each_frame(host):
+    component = host.registry("encoders").get("frame_mlp")
+    encoder = component.factory(component.params(depth=0, bias=False), Shapes((2,), 4, 8))
+    x = torch.randn(B, 4, 2)
+    assert torch.equal(encoder(torch.zeros(B, 4, 2)), torch.zeros(B, 8))
+    torch.testing.assert_close(encoder(2.5 * x), 2.5 * encoder(x))
+
+
+def test_frame_mlp_encoder_needs_history_to_divide_the_latent(host):
+    component = host.registry("encoders").get("frame_mlp")
+    with pytest.raises(JepaError, match="data.history must divide model.embedding_dim"):
+        component.factory(component.params(), Shapes((2,), 3, 8))
+
+
+def test_oscillator_continues_every_channel_as_its_own_sinusoid_for_hundreds_of_steps(host):
+    component = host.registry("predictors").get("oscillator")
+    net = component.factory(component.params(), Shapes((2,), 4, 12))
+    omegas = torch.tensor([0.05, 0.3, 1.2], dtype=torch.float64)  # slow, medium, fast
+    z = oscillator_latent(4, 0, omegas)
+    for _ in range(500):
+        z = net(z)
+    truth = oscillator_latent(4, 0, omegas, start=500)
+    assert (z - truth).abs().max() < 0.02
+
+
+def test_oscillator_grows_a_channel_that_is_not_a_sinusoid_no_faster_than_linearly(host):
+    component = host.registry("predictors").get("oscillator")
+    net = component.factory(component.params(), Shapes((2,), 3, 3))
+    z = torch.tensor([[1.0, 3.0, 9.0]])  # geometric growth: the fitted cos would be 5/3
+    for _ in range(200):
+        z = net(z)
+    assert z[0, -1].item() == pytest.approx(9.0 + 6.0 * 200)  # cos clamped to 1: a straight line
+
+
+@pytest.mark.parametrize(
+    ("history", "dim", "growing", "least"),
+    [(2, 8, False, 3), (3, 8, False, 3), (5, 10, True, 6)],
+)
+def test_oscillator_latent_that_is_not_enough_equal_frames_is_a_user_error(
+    host, history, dim, growing, least
+):
+    component = host.registry("predictors").get("oscillator")
+    with pytest.raises(JepaError, match=f"data.history must be at least {least} and"):
+        component.factory(component.params(growing=growing), Shapes((2,), history, dim))
+
+
+def test_growing_oscillator_continues_a_spiral_whose_radius_grows_linearly(host):
+    component = host.registry("predictors").get("oscillator")
+    t = torch.arange(0, 108, dtype=torch.float64)[:, None]
+    radius = 0.2 + 0.02 * t
+    spiral = torch.cat([radius * torch.cos(0.3 * t), radius * torch.sin(0.3 * t)], 1)  # [T, 2]
+    plain, growing = (
+        component.factory(component.params(growing=g), Shapes((2,), 8, 16)).double()
+        for g in (False, True)
+    )
+    errors = []
+    for net in (plain, growing):
+        z = spiral[:8].flatten()[None]
+        with torch.no_grad():
+            for _ in range(100):
+                z = net(z)
+        errors.append((z.view(8, 2)[-1] - spiral[-1]).norm().item())
+    assert errors[1] < 0.01 < 0.3 < errors[0]  # radius 2.3 by then: only growing keeps up

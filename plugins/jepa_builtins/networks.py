@@ -53,6 +53,15 @@ class MLPParams:
 
 
 @attrs.frozen
+class FrameMLPParams(MLPParams):
+    """The MLP applied to each frame, with or without a bias on its output channels."""
+
+    # false: no bias on the last layer, so a linear frame encoder (depth 0) maps data centred on
+    # zero to channels centred on zero, which is where an oscillating channel must be centred
+    bias: bool = True
+
+
+@attrs.frozen
 class ResidualMLPParams:
     """``z + MLP(z)``; the last layer starts ``init_scale`` times its usual size (near identity)."""
 
@@ -172,6 +181,36 @@ class MLPEncoder(nn.Module):
         return self.net(window.flatten(1))
 
 
+class FrameMLPEncoder(nn.Module):
+    """Encodes each frame of [B, H, *obs_shape] on its own to D / H channels: [B, H * D / H].
+
+    The latent keeps the window's time axis (frame after frame), which a predictor that reads
+    dynamics off the window, such as ``oscillator``, needs.
+    """
+
+    def __init__(self, params: FrameMLPParams, shapes: Shapes) -> None:
+        super().__init__()
+        if shapes.embedding_dim % shapes.history:
+            raise JepaError(
+                f"encoder 'frame_mlp' gives each of the data.history frames an equal share of the "
+                f"latent, so data.history must divide model.embedding_dim; got history "
+                f"{shapes.history} and embedding_dim {shapes.embedding_dim}. Change one of them."
+            )
+        self.net = mlp(
+            math.prod(shapes.obs_shape),
+            params.hidden_dim,
+            shapes.embedding_dim // shapes.history,
+            params.depth,
+            params.activation,
+            params.layernorm,
+        )
+        if not params.bias:
+            self.net[-1].register_parameter("bias", None)
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        return self.net(window.flatten(2)).flatten(1)
+
+
 class CNNEncoder(ChannelsLast):
     """Stacks the H frames along channels ([B, H*C, S, S]), strided convs, linear head to [B, D]."""
 
@@ -205,6 +244,11 @@ class CNNEncoder(ChannelsLast):
 def build_mlp_encoder(params: MLPParams, shapes: Shapes) -> nn.Module:
     """MLP on the flattened window; works for any observation shape."""
     return MLPEncoder(params, shapes)
+
+
+def build_frame_mlp_encoder(params: FrameMLPParams, shapes: Shapes) -> nn.Module:
+    """The same MLP on every frame, the frames' codes side by side; any observation shape."""
+    return FrameMLPEncoder(params, shapes)
 
 
 def build_cnn_encoder(params: CNNEncoderParams, shapes: Shapes) -> nn.Module:
@@ -336,6 +380,7 @@ def build_cnn_decoder(params: CNNDecoderParams, shapes: Shapes) -> nn.Module:
 @hookimpl
 def register_encoders(register) -> None:
     register("mlp", build_mlp_encoder, params=MLPParams)
+    register("frame_mlp", build_frame_mlp_encoder, params=FrameMLPParams)
     register("cnn", build_cnn_encoder, params=CNNEncoderParams)
     from .keypoints import KeypointEncoderParams, build_keypoint_encoder  # imports this module
 
@@ -349,6 +394,9 @@ def register_predictors(register) -> None:
     from jepa_builtins.koopman import KoopmanParams, build_koopman_predictor
 
     register("koopman", build_koopman_predictor, params=KoopmanParams)
+    from jepa_builtins.oscillator import OscillatorParams, build_oscillator_predictor
+
+    register("oscillator", build_oscillator_predictor, params=OscillatorParams)
 
 
 @hookimpl

@@ -1,0 +1,94 @@
+"""What the ``oscillator`` predictor does with no learning at all: applied to raw coordinates.
+
+A learned encoder is only worth its training where the predictor alone cannot forecast. This
+script rolls the ``oscillator`` predictor out on the observations themselves (the identity as
+the encoder, the coordinates of ``history`` frames as the latent) on the same held-out
+trajectories the evaluation scores (its seed, count and horizon), and prints VPT(0.5) with the
+evaluation's NRMSE. Seconds on a CPU; nothing is trained. Writes
+``benchmarks/tables/oscillator_raw.md``, which README shows (``benchmarks/sync_readme.py``).
+
+    uv run python benchmarks/bench_oscillator_raw.py                 # the curve recipes
+    uv run python benchmarks/bench_oscillator_raw.py --modes lissajous --history 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import torch
+
+from jepa_framework.assemble import build
+from jepa_framework.components import Shapes
+from jepa_framework.evaluate.metrics import valid_frames
+from jepa_framework.evaluate.rollout import held_out
+from jepa_framework.plugins import host as default_host
+from jepa_framework.recipe import load_recipe
+
+MODES = ("circle", "lissajous", "spiral")
+TABLE = Path(__file__).resolve().parent / "tables" / "oscillator_raw.md"
+
+
+@torch.no_grad()
+def raw_vpt(mode: str, history: int | None, growing: bool) -> tuple[float, float, int, int]:
+    """(median VPT(0.5), censored fraction, horizon, history) of the oscillator on raw data."""
+    host = default_host()
+    recipe, _ = load_recipe(mode, [], host)
+    dataset = build(host, recipe.data.dataset)
+    frames = history or max(recipe.data.history, 6 if growing else 3)
+    horizon = recipe.eval.horizon
+    held = held_out(dataset, recipe.eval.trajectories, frames, horizon, recipe.eval.seed)
+    series = dataset.to_float(held.stored).flatten(2).double()  # [N, C + H, F]
+    features = series.shape[-1]
+    predictor = host.registry("predictors").get("oscillator")
+    net = predictor.factory(
+        predictor.params(growing=growing), Shapes((features,), frames, frames * features)
+    ).double()
+    z = series[:, :frames].flatten(1)
+    forecast = []
+    for _ in range(horizon):
+        z = net(z)
+        forecast.append(z[:, -features:])
+    pred, truth = torch.stack(forecast, 1), series[:, frames:]
+    sigma = truth.flatten(0, 1).std(0).clamp_min(1e-8)
+    curves = ((pred - truth) / sigma).pow(2).mean(-1).sqrt()
+    valid = valid_frames(curves, 0.5)
+    return float(valid.float().median()), float((valid == horizon).float().mean()), horizon, frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--history", type=int, help="frames in the window (default: the recipe's)")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args()
+    lines = [
+        "| mode | oscillator | history | horizon | VPT(0.5), frames | censored |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for mode in args.modes:
+        for growing in (False, True):
+            vpt, censored, horizon, frames = raw_vpt(mode, args.history, growing)
+            kind = "growing" if growing else "plain"
+            lines.append(
+                f"| `{mode}` | {kind} | {frames} | {horizon} | {vpt:.0f} | {censored:.2f} |"
+            )
+    command = "uv run python benchmarks/bench_oscillator_raw.py " + " ".join(sys.argv[1:])
+    footer = (
+        f"`{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}+00:00, torch "
+        f"{torch.__version__}, CPU, nothing trained; median VPT over the held-out trajectories "
+        f"each recipe's evaluation draws (its seed, count and horizon); censored: the fraction "
+        f"still valid at the horizon."
+    )
+    TABLE.write_text("\n".join([*lines, "", footer]) + "\n")
+    print(TABLE.read_text())
+    if not args.no_readme:
+        import sync_readme  # a sibling module of this script
+
+        sync_readme.main([])
+
+
+if __name__ == "__main__":
+    main()
