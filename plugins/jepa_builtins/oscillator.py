@@ -11,16 +11,17 @@ recurrence of a sinusoid, ``u[t+1] = 2 c u[t] - u[t-1]`` with ``c = cos(omega)``
 is the least-squares fit over the window; the step appends the next frame and drops the oldest.
 Channels must oscillate about zero (an offset is not a sinusoid): on data centred on zero, a
 ``frame_mlp`` encoder with ``bias: false`` gives such channels. A learned centre per channel was
-tried and dropped: in some seeds it drifted off zero (by 2% of a channel's spread), and the
+tried and dropped: in some seeds it drifted off zero (by 2-4% of a channel's spread), and the
 spiral's fourth-order fit turned that offset into a forecast that failed after 30 frames.
 
-A sinusoid's window gives back its own ``c`` exactly, so a rollout keeps its frequency and
-amplitude for any number of steps; ``c`` is clamped to [-1, 1], so no channel grows faster than
-a straight line. The encoder's job is to make each channel one sinusoid: for a Lissajous figure,
-a linear map per frame whose channels each follow one axis (a nonlinear one adds harmonics the
-recurrence cannot continue). The predictor has no parameters. ``growing: true`` fits ``(E^2 - 2cE + 1)^2 u = 0`` instead, which
-also continues sinusoids whose amplitude changes linearly (a spiral); its fourth-order fit is
-far more sensitive to rounding, so constant-amplitude data should use the plain one. The second-order fit is well conditioned where a general linear recurrence fitted the same way
+A sinusoid's window gives back its own ``c`` exactly, so a rollout keeps its frequency and amplitude
+for any number of steps; ``c`` is clamped to [-1, 1], so no channel grows faster than a straight
+line. The encoder's job is to make each channel one sinusoid: for a Lissajous figure, a linear map
+per frame whose channels each follow one axis (a nonlinear one adds harmonics the recurrence cannot
+continue). The predictor has no parameters. ``growing: true`` fits ``(E^2 - 2cE + 1)^2 u = 0``
+instead, which also continues sinusoids whose amplitude changes linearly (a spiral); its fourth-
+order fit is far more sensitive to rounding, so constant-amplitude data should use the plain one.
+The second-order fit is well conditioned where a general linear recurrence fitted the same way
 (Prony's method) is not at the slow frequencies of these curves. On raw coordinates, with no
 learning at all, it already forecasts the curves (``benchmarks/bench_oscillator_raw.py``).
 """
