@@ -35,10 +35,11 @@ Minutes per run (``REFERENCE_MINUTES``, averaged over a sweep whose first regula
 the baselines): pendulum about 3.8 (10k trajectories x 120 epochs; 6.7 with the baselines),
 pendulum_image about 3, pendulum_image_long about 15 without its baselines (20k trajectories x
 60 epochs, then a 200-epoch refit; its pixel-supervised baseline costs more than twice the
-JEPA phase: a decoder step on every rolled-out frame), the curves about 2.8 (4k x 200
-epochs, 32-step rollout); the ``bench.json`` beside each mode's runs records what a benchmark
-really took. ``--quick`` prints the estimate for the full sizes, scaled by how fast its own runs
-went against the reference.
+JEPA phase: a decoder step on every rolled-out frame), circle and lissajous about 5 with their
+baselines (4k x 200 epochs of a linear frame encoder and the oscillator, 32-step rollout; most
+of it evaluating 500 frames and training the supervised baselines), spiral about 2; the
+``bench.json`` beside each mode's runs records what a benchmark really took. ``--quick`` prints
+the estimate for the full sizes, scaled by how fast its own runs went against the reference.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ REFERENCE_MINUTES = {
     "pendulum": (3.8, 0.083),
     "pendulum_image": (3.0, 0.25),
     "pendulum_image_long": (15.0, 0.1),
-    "circle": (2.8, 0.083),
-    "spiral": (2.8, 0.067),
-    "lissajous": (2.8, 0.05),
+    "circle": (5.0, 0.083),
+    "spiral": (2.1, 0.067),
+    "lissajous": (5.0, 0.05),
 }
 #: extra overrides of the runs that train the baselines (e.g. fewer supervised budgets, should
 #: the evaluation's default budgets not fit the benchmark's time)

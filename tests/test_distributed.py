@@ -22,6 +22,7 @@ RECIPE = [
     "train.batch_size=16",  # the global batch: 8 per process with 2 processes
     "train.threads=1",
     "refit.epochs=2",  # the refit phase splits its latent clips across ranks too
+    "model.predictor.name=residual_mlp",  # circle's oscillator has nothing to refit
     "refit.batch_size=16",
     "decoder_train.epochs=1",
     "decoder_train.batch_size=16",

@@ -40,7 +40,14 @@ def test_checkpoints_replace_atomically_and_load_weights_only(tmp_path):
 
 @pytest.mark.parametrize(
     ("extra", "kill_after"),
-    [((), ("jepa", 2)), (("refit.epochs=40", "refit.batch_size=64"), ("refit", 2))],
+    [
+        ((), ("jepa", 2)),
+        # circle's oscillator has no parameters to refit: a residual MLP does
+        (
+            ("model.predictor.name=residual_mlp", "refit.epochs=40", "refit.batch_size=64"),
+            ("refit", 2),
+        ),
+    ],
     ids=["in-phase-1", "in-the-refit"],
 )
 def test_a_killed_run_resumes_to_bit_identical_weights(tmp_path, extra, kill_after):
