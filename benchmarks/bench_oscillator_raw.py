@@ -22,7 +22,7 @@ import torch
 
 from jepa_framework.assemble import build
 from jepa_framework.components import Shapes
-from jepa_framework.evaluate.metrics import valid_frames
+from jepa_framework.evaluate.metrics import nrmse, valid_frames
 from jepa_framework.evaluate.rollout import held_out
 from jepa_framework.plugins import host as default_host
 from jepa_framework.recipe import load_recipe
@@ -53,7 +53,7 @@ def raw_vpt(mode: str, history: int | None, growing: bool) -> tuple[float, float
         forecast.append(z[:, -features:])
     pred, truth = torch.stack(forecast, 1), series[:, frames:]
     sigma = truth.flatten(0, 1).std(0).clamp_min(1e-8)
-    curves = ((pred - truth) / sigma).pow(2).mean(-1).sqrt()
+    curves = nrmse(pred, truth, sigma)
     valid = valid_frames(curves, 0.5)
     return float(valid.float().median()), float((valid == horizon).float().mean()), horizon, frames
 
