@@ -1,8 +1,9 @@
 """Ablations: which lever made the forecasts work, one row per lever, mean ± std over seeds.
 
-Each mode's rows start from the settings its built-in recipe had before (row 1), add one lever
-at a time, and end with the recipe as shipped (the last row has no overrides); a few rows
-instead take one lever away from the shipped recipe, to show what it is worth on its own.
+Each mode's rows start from the settings its built-in recipe had before (row 1) and add one
+lever at a time up to the recipe as shipped (the row without overrides); rows after it, and a
+few between, take one lever away from a recipe, to show what it is worth on its own. Every row
+spells out the networks it ran with, so it reproduces whatever the recipe ships today.
 Every row runs over the seeds with the baselines and the random-encoder control off
 (``bench_results.py`` measures those), each run with one CPU thread and ``--jobs`` runs at a
 time. From each run's eval.json the table gives the headline VPT(0.5) (the E>10 band for the
@@ -67,7 +68,7 @@ SPIRAL_BEFORE_NETWORKS = [
     "model.decoder.depth=2",
     "model.decoder.hidden_dim=128",
 ]
-#: (label, overrides of the shipped recipe) per mode; the last row is the recipe as shipped
+#: (label, overrides of the shipped recipe) per mode; the row without overrides is the recipe
 LEVERS: dict[str, list[tuple[str, list[str]]]] = {
     "circle": [
         (

@@ -157,7 +157,7 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     regularizer = build(host, recipe.objective.regularizer)
     predictor, refit_init = networks["predictor"], None
     if recipe.refit.epochs:
-        if not any(True for _ in predictor.parameters()):
+        if next(predictor.parameters(), None) is None:
             raise JepaError(
                 f"refit.epochs is {recipe.refit.epochs}, but predictor "
                 f"'{recipe.model.predictor.name}' has no parameters to refit. Set refit.epochs "

@@ -29,13 +29,6 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 #: (id, extra command-line arguments, recipe file text or None for the built-in `circle`,
 #:  text the message must contain -- the key at fault)
-#: the oscillator predictor on circle's data, with the frame-wise latent it needs
-OSCILLATOR = [
-    "data.history=4",
-    "model.embedding_dim=8",
-    "model.encoder.name=frame_mlp",
-    "model.predictor.name=oscillator",
-]
 CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     ("epochs-huge", ["train.epochs=100000000000000000000000000000"], None, "train.epochs"),
     ("epochs-zero", ["train.epochs=0"], None, "train.epochs"),
@@ -104,8 +97,9 @@ CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     ("invalid-yaml", [], "name: [unclosed\n", "not valid YAML"),
     ("python-tag", [], "name: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
     ("missing-section", [], "name: x\ndata: {dataset: circle}\n", "model: required"),
-    ("oscillator-short-history", [*OSCILLATOR[2:], "data.history=2"], None, "at least 3"),
-    ("refit-without-parameters", [*OSCILLATOR, "refit.epochs=2"], None, "no parameters"),
+    # circle's predictor is the oscillator: three frames or more, and nothing to refit
+    ("oscillator-short-history", ["data.history=2"], None, "data.history must be at least 3"),
+    ("refit-without-parameters", ["refit.epochs=2"], None, "'oscillator' has no parameters"),
 ]
 
 
