@@ -1,4 +1,4 @@
-"""benchmarks/bench_oscillator_raw.py: the oscillator alone, on raw coordinates, as README reports."""
+"""benchmarks/bench_oscillator_raw.py: the oscillator alone on raw coordinates, as README says."""
 
 from __future__ import annotations
 
