@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import datetime as dt
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_results  # noqa: E402  (a sibling module: machine facts)
 import sync_readme  # noqa: E402
+from stamp import stamp  # noqa: E402  (a sibling module)
 
 TABLES = ROOT / "benchmarks" / "tables"
 OUT = bench_results.RUNS_OUT / "ablations"
@@ -357,7 +357,6 @@ def main() -> None:
         help="take the shipped row from bench_results.py's kept runs instead of training it",
     )
     args = parser.parse_args()
-    command = "uv run python benchmarks/bench_ablations.py " + " ".join(sys.argv[1:])
     seeds = [int(s) for s in args.seeds.split(",")]
     machine = bench_results.machine()
     for mode in args.modes:
@@ -371,9 +370,8 @@ def main() -> None:
         results = measure(mode, rows, seeds, args.jobs, kept, args.reuse_shipped, args.skip_done)
         minutes = (time.perf_counter() - started) / 60
         footer = (
-            f"`{mode}`: `{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"
-            f"+00:00, {minutes:.1f} min wall on {machine['cpus']} CPUs ({args.jobs} runs at a "
-            f"time, one thread each; torch {machine['torch']}); seeds "
+            f"`{mode}`: {stamp()}, {minutes:.1f} min wall on {machine['cpus']} CPUs "
+            f"({args.jobs} runs at a time, one thread each; torch {machine['torch']}); seeds "
             f"{', '.join(map(str, seeds))}, mean ± std over seeds; baselines in the results "
             f"tables. VPT over the recipe's evaluation horizon."
             + (

@@ -19,7 +19,6 @@ Measured on 2 cores: about 6 minutes per seed for budgets 1 and 4 (the supervise
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import shutil
 import statistics
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_results  # noqa: E402  (a sibling module: the same sizes and machine facts)
+from stamp import stamp  # noqa: E402  (a sibling module)
 
 TABLES = ROOT / "benchmarks" / "tables"
 
@@ -110,7 +110,6 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=bench_results.RUNS_OUT / "budgets")
     parser.add_argument("--tables-dir", type=Path, default=TABLES)
     args = parser.parse_args()
-    command = "uv run python benchmarks/bench_budgets.py " + " ".join(sys.argv[1:])
     started = time.perf_counter()
     sweep_dir = run(args.budgets, args.seeds, args.out_dir)
     minutes = (time.perf_counter() - started) / 60
@@ -119,8 +118,8 @@ def main() -> None:
     seeds = args.seeds.replace(",", ", ")
     footer = (
         f"`pendulum`, JEPA + `mse` at the sizes of `bench_results.py`, supervised baselines at "
-        f"{args.budgets.replace(',', ', ')}x the JEPA's optimizer steps: `{command.strip()}`, "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}+00:00, {minutes:.1f} min wall on "
+        f"{args.budgets.replace(',', ', ')}x the JEPA's optimizer steps: {stamp()}, "
+        f"{minutes:.1f} min wall on "
         f"{machine['cpus']} CPUs (torch {machine['torch']}); seeds {seeds}, "
         f"mean ± std over seeds. The JEPA's wall time is its whole run (both phases, artifacts)."
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import datetime as dt
 import json
 import re
 import shutil
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_results  # noqa: E402  (a sibling module: machine facts, where runs go)
 import sync_readme  # noqa: E402
 from bench_ablations import cell, wall_minutes  # noqa: E402
+from stamp import stamp  # noqa: E402  (a sibling module)
 
 RECIPE = "pendulum_image_long"
 TABLES = bench_results.ROOT / "benchmarks" / "tables"
@@ -204,9 +204,8 @@ def main() -> None:
             for future in cf.as_completed(futures):
                 keep(future.result(), kept_dir(args.tables_dir, *futures[future]))
     machine = bench_results.machine()
-    command = "uv run python benchmarks/bench_image_levers.py " + " ".join(sys.argv[1:])
     footer = (
-        f"`{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}+00:00"
+        stamp()
         + (
             ""
             if args.tables_only

@@ -15,16 +15,15 @@ with the horizon on the spiral; it is the same for every method.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import attrs
 import torch
+from stamp import publish, stamp  # a sibling module of this script
 
 from jepa_framework import api
 from jepa_framework.threads import one_torch_thread
@@ -83,20 +82,12 @@ def main() -> None:
         vpts = [s[name][0] for s in scores]
         censored = [s[name][1] for s in scores]
         lines.append(f"| `{name}` | {len(scores)} | {cell(vpts)} | {cell(censored, 2)} |")
-    command = "uv run python benchmarks/bench_long_horizon.py " + " ".join(sys.argv[1:])
     footer = (
-        f"`{args.mode}`: `{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"
-        f"+00:00, {minutes:.1f} min wall on the CPU (one thread; torch {torch.__version__}); "
-        f"runs {', '.join(run.name for run in runs)}, mean ± std over them; baselines trained "
-        f"again at their usual budget."
+        f"`{args.mode}`: {stamp()}, {minutes:.1f} min wall on the CPU (one thread; torch "
+        f"{torch.__version__}); runs {', '.join(run.name for run in runs)}, mean ± std over "
+        f"them; baselines trained again at their usual budget."
     )
-    path = TABLES / f"long_horizon_{args.mode}.md"
-    path.write_text("\n".join([*lines, "", footer]) + "\n")
-    print(path.read_text())
-    if not args.no_readme:
-        import sync_readme  # a sibling module of this script
-
-        sync_readme.main([])
+    publish(TABLES / f"long_horizon_{args.mode}.md", lines, footer, readme=not args.no_readme)
 
 
 if __name__ == "__main__":

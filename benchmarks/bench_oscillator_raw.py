@@ -14,11 +14,10 @@ evaluation's NRMSE. Seconds on a CPU; nothing is trained. Writes
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import sys
 from pathlib import Path
 
 import torch
+from stamp import publish, stamp  # a sibling module of this script
 
 from jepa_framework.assemble import build
 from jepa_framework.components import Shapes
@@ -75,19 +74,12 @@ def main() -> None:
             lines.append(
                 f"| `{mode}` | {kind} | {frames} | {horizon} | {vpt:.0f} | {censored:.2f} |"
             )
-    command = "uv run python benchmarks/bench_oscillator_raw.py " + " ".join(sys.argv[1:])
     footer = (
-        f"`{command.strip()}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}+00:00, torch "
-        f"{torch.__version__}, CPU, nothing trained; median VPT over the held-out trajectories "
-        f"each recipe's evaluation draws (its seed, count and horizon); censored: the fraction "
-        f"still valid at the horizon."
+        f"{stamp()}, torch {torch.__version__}, CPU, nothing trained; median VPT over the "
+        f"held-out trajectories each recipe's evaluation draws (its seed, count and horizon); "
+        f"censored: the fraction still valid at the horizon."
     )
-    TABLE.write_text("\n".join([*lines, "", footer]) + "\n")
-    print(TABLE.read_text())
-    if not args.no_readme:
-        import sync_readme  # a sibling module of this script
-
-        sync_readme.main([])
+    publish(TABLE, lines, footer, readme=not args.no_readme)
 
 
 if __name__ == "__main__":

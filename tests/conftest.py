@@ -1,7 +1,9 @@
-"""Shared fixtures: a private dataset cache, headless plotting, and fake installed plugins."""
+"""Shared fixtures: a private dataset cache, headless plotting, fake installed plugins, and the
+benchmark scripts as importable modules."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import textwrap
 from pathlib import Path
@@ -20,6 +22,14 @@ TINY = list(TINY_OVERRIDES)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Generated datasets go to a temporary cache, never the user's."""
     os.environ["JEPA_CACHE_DIR"] = str(tmp_path_factory.mktemp("jepa-cache"))
+
+
+@pytest.fixture
+def benchmark_script(monkeypatch):
+    """``benchmark_script("bench_results")``: a script of benchmarks/ imported as a module (its
+    folder on sys.path for the test, as when it runs, so its sibling imports resolve)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    return importlib.import_module
 
 
 @pytest.fixture

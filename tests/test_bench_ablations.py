@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from jepa_framework.recipe import load_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def ablations(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import bench_ablations
-
-    return bench_ablations
+def ablations(benchmark_script):
+    return benchmark_script("bench_ablations")
 
 
 def test_every_row_is_a_valid_override_set_and_one_is_the_shipped_recipe(ablations):

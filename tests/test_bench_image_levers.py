@@ -14,11 +14,8 @@ KEPT = ROOT / "benchmarks" / "tables" / "runs" / "image_levers"
 
 
 @pytest.fixture
-def levers(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import bench_image_levers
-
-    return bench_image_levers
+def levers(benchmark_script):
+    return benchmark_script("bench_image_levers")
 
 
 def test_every_row_is_a_valid_override_set(levers):

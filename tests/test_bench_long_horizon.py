@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from jepa_framework.testing import run_tiny
 from jepa_framework.threads import one_torch_thread
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def long_horizon(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import bench_long_horizon
-
-    return bench_long_horizon
+def long_horizon(benchmark_script):
+    return benchmark_script("bench_long_horizon")
 
 
 def test_rescore_scores_every_method_over_the_new_horizon_and_leaves_the_run_alone(

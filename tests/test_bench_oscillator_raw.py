@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from jepa_framework.threads import one_torch_thread
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def raw(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import bench_oscillator_raw
-
-    return bench_oscillator_raw
+def raw(benchmark_script):
+    return benchmark_script("bench_oscillator_raw")
 
 
 def test_plain_fit_forecasts_lissajous_to_the_horizon_and_growing_fit_does_not(raw):

@@ -12,11 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import bench_results
-
-    return bench_results
+def bench(benchmark_script):
+    return benchmark_script("bench_results")
 
 
 def test_quick_benchmark_writes_tables_runs_and_figures(bench, tmp_path):
