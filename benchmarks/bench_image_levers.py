@@ -72,7 +72,7 @@ ROWS: list[tuple[str, list[str], list[int]]] = [
     ("3-step refit", REFIT_3, [0, 1, 2]),
     ("8-step refit", [*H2, "refit.rollout_steps=8"], [0, 1, 2]),
     ("16-step refit, two frames of history", H2, [0, 1, 2]),
-    ("the shipped recipe, with the pixel-supervised baseline", BASELINES, [0]),
+    ("the shipped recipe, with the pixel-supervised baseline", BASELINES, [0, 1, 2]),
 ]
 KEPT = ("config.yaml", "eval.json", "metrics.json", "run.log")
 #: how the kept runs were made, for tables rebuilt from them (--tables-only)
@@ -187,6 +187,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="train.threads of each run")
     parser.add_argument("--tables-dir", type=Path, default=TABLES)
     parser.add_argument("--tables-only", action="store_true", help="rebuild from kept runs")
+    parser.add_argument(
+        "--skip-done", action="store_true", help="keep rows and seeds already in the kept runs"
+    )
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     rows = [int(r) for r in args.rows.split(",")] if args.rows else list(range(1, len(ROWS) + 1))
@@ -200,6 +203,9 @@ def main() -> None:
                 )
                 for i in rows
                 for s in ROWS[i - 1][2]
+                if not (
+                    args.skip_done and (kept_dir(args.tables_dir, i, s) / "eval.json").is_file()
+                )
             }
             for future in cf.as_completed(futures):
                 keep(future.result(), kept_dir(args.tables_dir, *futures[future]))

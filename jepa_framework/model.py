@@ -7,6 +7,8 @@ import copy
 import torch
 from torch import nn
 
+from jepa_framework.framewise import frame_wise, sliding_latents
+
 
 class JEPA(nn.Module):
     """Encoder + predictor, with a target encoder that is an EMA copy or the online one.
@@ -50,6 +52,23 @@ class JEPA(nn.Module):
         """[B, H, *obs] -> [B, D] with the target encoder, never carrying gradient."""
         encoder = self.target_encoder if self.target_encoder is not None else self.encoder
         return encoder(windows).detach()
+
+    @torch.no_grad()
+    def encode_targets(self, clips: torch.Tensor, steps: int) -> torch.Tensor:
+        """The K target windows of clips [B, H + K, *obs] -> [K, B, D], never carrying gradient.
+
+        A frame-wise target encoder sees each of the H + K - 1 target frames once rather than
+        once per window it is in.
+        """
+        encoder = self.target_encoder if self.target_encoder is not None else self.encoder
+        b = len(clips)
+        if frame_wise(encoder):
+            later = clips[:, 1 : self.history + steps]
+            features = encoder.encode_frames(later.flatten(0, 1)).view(b, later.shape[1], -1)
+            z = sliding_latents(encoder, features, self.history)  # [B, K, D]
+            return z.movedim(1, 0).detach()
+        _, targets = self.split_windows(clips, steps)
+        return encoder(targets.flatten(0, 1)).detach().view(steps, b, -1)
 
     def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """Apply the predictor ``steps`` times from z [B, D]; returns [steps, B, D].

@@ -61,10 +61,9 @@ class JEPAObjective(nn.Module):
         self.steps = steps
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
-        context, targets = self.model.split_windows(clips, self.steps)
-        z = self.model.encode(context)
+        z = self.model.encode(clips[:, : self.model.history])
         predictions = self.model.rollout(z, self.steps)
-        target_z = self.model.encode_target(targets.flatten(0, 1)).view(self.steps, len(clips), -1)
+        target_z = self.model.encode_targets(clips, self.steps)
         loss, terms = self.regularizer(predictions.float(), target_z.float(), z.float())
         return loss, terms, z
 

@@ -27,6 +27,7 @@ LAYERS: dict[int, set[str]] = {
         "seeds",
         "distributed",
         "windows",
+        "framewise",
         "optim",
         "progress",
         "validators",

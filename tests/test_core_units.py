@@ -77,6 +77,46 @@ def test_the_model_cuts_context_and_targets_by_its_own_history():
     assert targets.shape == (3, 2, 2) and targets[2].tolist() == [[3, 4], [8, 9]]
 
 
+class _FrameCodes(nn.Module):
+    """A frame-wise encoder: a linear code per frame, then a linear map of the window's codes."""
+
+    def __init__(self, history: int) -> None:
+        super().__init__()
+        self.frame, self.window = nn.Linear(2, 3), nn.Linear(3 * history, 4)
+        self.frames_seen = 0
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        self.frames_seen += len(frames)
+        return self.frame(frames)
+
+    def combine_frames(self, features: torch.Tensor) -> torch.Tensor:
+        return self.window(features.flatten(1))
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        b, h = window.shape[:2]
+        return self.combine_frames(self.encode_frames(window.flatten(0, 1)).view(b, h, -1))
+
+
+@pytest.mark.parametrize("target", ["ema", "online"])
+def test_a_frame_wise_target_encoder_sees_each_target_frame_once_with_the_same_targets(target):
+    model = JEPA(_FrameCodes(history=3), nn.Linear(4, 4), target, history=3)
+    encoder = model.target_encoder if target == "ema" else model.encoder
+    clips = torch.randn(5, 3 + 4, 2)  # history 3, 4 steps: 6 target frames in 4 windows of 3
+    targets = model.encode_targets(clips, steps=4)
+    assert encoder.frames_seen == 5 * 6 and not targets.requires_grad
+    _, windows = model.split_windows(clips, steps=4)
+    expected = torch.stack([encoder(w) for w in windows])  # [K, B, D], one window at a time
+    torch.testing.assert_close(targets, expected)
+
+
+def test_window_encoders_get_every_target_window_whole():
+    model = _jepa().eval()
+    clips = torch.randn(5, 2 + 3, 2)
+    _, windows = model.split_windows(clips, steps=3)
+    expected = torch.stack([model.encode_target(w) for w in windows])
+    torch.testing.assert_close(model.encode_targets(clips, steps=3), expected)
+
+
 # --- windows and clips ------------------------------------------------------------------------
 
 

@@ -388,6 +388,41 @@ def test_frame_mlp_encoder_needs_history_to_divide_the_latent(host):
         component.factory(component.params(), Shapes((2,), 3, 8))
 
 
+@pytest.mark.parametrize(
+    ("name", "params", "history"),
+    [
+        ("keypoints", {"presence": True, "coord_channels": True, "channels_last": True}, 3),
+        ("keypoints", {"depth": 1, "hidden_dim": 16}, 2),
+        ("frame_mlp", {}, 2),
+        ("cnn", {}, 2),  # stacks frames: not frame-wise, every window encoded whole
+    ],
+)
+def test_every_window_latent_matches_the_encoder_on_that_window(
+    host, name, params, history, tmp_path
+):
+    """Frame-wise encoders give the refit and the controls their latents one frame at a time;
+    the latents must be the encoder's own on each window, in window order."""
+    from jepa_builtins.datasets.pendulum_image import PendulumImageDataset, PendulumImageParams
+
+    from jepa_framework.framewise import FrameWiseEncoder
+    from jepa_framework.latents import window_latents
+
+    data = PendulumImageDataset(
+        PendulumImageParams(size=5, sequence_length=6, image_size=16), cache_dir=tmp_path
+    )
+    component = host.registry("encoders").get(name)
+    encoder = component.factory(component.params(**params), Shapes(data.obs_shape, history, 12))
+    assert isinstance(encoder, FrameWiseEncoder) == (name != "cnn")
+    latents = window_latents(encoder, data, torch.tensor([3, 0, 4]), history, torch.device("cpu"))
+    assert latents.shape == (3, 6 - history + 1, 12)
+    frames = data.to_float(data.observations)
+    with torch.no_grad():
+        for i, trajectory in enumerate([3, 0, 4]):
+            for start in range(6 - history + 1):
+                window = frames[trajectory, start : start + history][None]
+                torch.testing.assert_close(latents[i, start], encoder(window)[0])
+
+
 def test_oscillator_continues_every_channel_as_its_own_sinusoid_for_hundreds_of_steps(host):
     component = host.registry("predictors").get("oscillator")
     net = component.factory(component.params(), Shapes((2,), 4, 12))

@@ -120,18 +120,34 @@ class KeypointEncoder(ChannelsLast):
 
     def _features(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, frames = window.shape[:2]
-        x = window.flatten(0, 1) - 0.5  # [B*H, C, S, S], centred around 0
-        if self.add_coords is not None:
-            x = self.add_coords(x)
-        points, presence = self.softmax(self.convs(self._format(x)))
+        points, presence = self._frame_features(window.flatten(0, 1))
         return points.view(b, frames, *points.shape[1:]), presence.view(b, frames, -1)
 
-    def forward(self, window: torch.Tensor) -> torch.Tensor:
-        points, presence = self._features(window)
-        features = [points.flatten(1)]
+    def _frame_features(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[N, C, S, S] -> keypoints [N, K, 2] and presence [N, K]."""
+        x = frames - 0.5  # centred around 0
+        if self.add_coords is not None:
+            x = self.add_coords(x)
+        return self.softmax(self.convs(self._format(x)))
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """[N, C, S, S] -> [N, K * 2 (+ K presence)]: what the head reads of each frame."""
+        points, presence = self._frame_features(frames)
+        parts = [points.flatten(1), presence] if self.presence else [points.flatten(1)]
+        return torch.cat(parts, dim=1)
+
+    def combine_frames(self, features: torch.Tensor) -> torch.Tensor:
+        """[B, H, F] -> [B, D]: every frame's keypoints, then (with presence) every frame's
+        presence, through the head."""
+        per_frame = self.softmax.log_temperature.numel() * 2
+        parts = [features[..., :per_frame].flatten(1)]
         if self.presence:
-            features.append(presence.flatten(1))
-        return self.head(torch.cat(features, dim=1))
+            parts.append(features[..., per_frame:].flatten(1))
+        return self.head(torch.cat(parts, dim=1))
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        b, frames = window.shape[:2]
+        return self.combine_frames(self.encode_frames(window.flatten(0, 1)).view(b, frames, -1))
 
 
 def build_keypoint_encoder(params: KeypointEncoderParams, shapes: Shapes) -> nn.Module:

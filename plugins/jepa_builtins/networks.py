@@ -207,8 +207,17 @@ class FrameMLPEncoder(nn.Module):
         if not params.bias:
             self.net[-1].register_parameter("bias", None)
 
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """[N, *obs_shape] -> [N, D / H]."""
+        return self.net(frames.flatten(1))
+
+    def combine_frames(self, features: torch.Tensor) -> torch.Tensor:
+        """[B, H, D / H] -> [B, D]: the frames' codes side by side."""
+        return features.flatten(1)
+
     def forward(self, window: torch.Tensor) -> torch.Tensor:
-        return self.net(window.flatten(2)).flatten(1)
+        b, frames = window.shape[:2]
+        return self.combine_frames(self.encode_frames(window.flatten(0, 1)).view(b, frames, -1))
 
 
 class CNNEncoder(ChannelsLast):
