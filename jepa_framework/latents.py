@@ -17,27 +17,8 @@ from torch import nn
 
 from jepa_framework.batches import rank_share
 from jepa_framework.data import DynamicsDataset
-from jepa_framework.evaluate.windows import encode_stored
-from jepa_framework.framewise import FrameWiseEncoder, frame_wise, sliding_latents
-from jepa_framework.windows import every_window, gather_windows
-
-
-@torch.no_grad()
-def _frame_wise_latents(
-    encoder: FrameWiseEncoder,
-    dataset: DynamicsDataset,
-    stored: torch.Tensor,
-    history: int,
-    device: torch.device,
-    chunk: int = 1024,
-) -> torch.Tensor:
-    """Stored trajectories [n, T, *stored] -> latents [n, W, D], each frame encoded once."""
-    n, t = stored.shape[:2]
-    frames = stored.flatten(0, 1)
-    features = torch.cat(
-        [encoder.encode_frames(dataset.to_float(part.to(device))) for part in frames.split(chunk)]
-    ).view(n, t, -1)
-    return sliding_latents(encoder, features, history).float().cpu()
+from jepa_framework.evaluate.windows import encode_sequences
+from jepa_framework.windows import gather_windows
 
 
 @torch.no_grad()
@@ -53,16 +34,10 @@ def window_latents(
 
     Trajectories are read ``chunk`` at a time, so a memory-mapped dataset is never copied whole.
     """
-    encoder.eval()
-    parts = []
-    for part in indices.split(chunk):
-        stored = dataset.observations[part]
-        if frame_wise(encoder):
-            parts.append(_frame_wise_latents(encoder, dataset, stored, history, device))
-        else:
-            windows = every_window(stored, history)  # [n, W, H, *stored]
-            z = encode_stored(encoder, dataset, windows.flatten(0, 1), device)
-            parts.append(z.view(*windows.shape[:2], -1))
+    parts = [
+        encode_sequences(encoder, dataset.observations[part], history, device, dataset.to_float)
+        for part in indices.split(chunk)
+    ]
     return torch.cat(parts)
 
 

@@ -20,7 +20,7 @@ from jepa_framework.data import DynamicsDataset
 from jepa_framework.evaluate.baselines import Forecaster
 from jepa_framework.evaluate.metrics import nrmse
 from jepa_framework.evaluate.probes import Probes
-from jepa_framework.evaluate.windows import encode_windows, trailing_windows
+from jepa_framework.evaluate.windows import encode_sequences
 from jepa_framework.model import JEPA
 from jepa_framework.observations import Curves
 
@@ -130,9 +130,10 @@ def score(
 
     def reencoded(context: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """A forecaster's frames [B, H, *obs] -> the JEPA probe's readings [B, H, P]."""
-        windows = trailing_windows(context, frames, history)
-        z = encode_windows(jepa.model.encoder, windows.flatten(0, 1), jepa.device)
-        return probes.jepa.predict(z).view(*frames.shape[:2], -1)
+        # the window ending at each forecast frame starts in the context
+        sequences = torch.cat([context[:, context.shape[1] - history + 1 :], frames], dim=1)
+        z = encode_sequences(jepa.model.encoder, sequences, history, jepa.device)  # [B, K, D]
+        return probes.jepa.predict(z.flatten(0, 1)).view(*frames.shape[:2], -1)
 
     for i in range(0, held.stored.shape[0], chunk):
         clip = dataset.to_float(held.stored[i : i + chunk])

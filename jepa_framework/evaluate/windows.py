@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
+from jepa_framework.framewise import frame_wise, sliding_latents
+from jepa_framework.windows import every_window
 
 
 @torch.no_grad()
@@ -35,12 +37,25 @@ def encode_stored(
     return encode_windows(encoder, stored, device, dataset.to_float, chunk)
 
 
-def trailing_windows(context: torch.Tensor, forecast: torch.Tensor, history: int) -> torch.Tensor:
-    """The window of ``history`` frames ending at each forecast frame: [B, K, H, *obs].
+@torch.no_grad()
+def encode_sequences(
+    encoder: nn.Module,
+    sequences: torch.Tensor,
+    history: int,
+    device: torch.device,
+    convert: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
+    chunk: int = 512,
+) -> torch.Tensor:
+    """Sequences [B, T, *obs] -> latents [B, T - history + 1, D] of every window of ``history``.
 
-    Frames come from the context [B, C, *obs] (C >= history - 1) followed by the forecast
-    [B, K, *obs], so a forecaster's frames can be encoded as the encoder sees observations.
+    A frame-wise encoder (:mod:`jepa_framework.framewise`) sees each frame once; any other
+    every window whole. ``convert`` turns stored frames into the encoder's floats, per chunk.
     """
-    c, k = context.shape[1], forecast.shape[1]
-    frames = torch.cat([context[:, c - history + 1 :], forecast], dim=1)
-    return torch.stack([frames[:, j : j + k] for j in range(history)], dim=2)
+    b, t = sequences.shape[:2]
+    if not frame_wise(encoder):
+        windows = every_window(sequences, history).flatten(0, 1)  # [B * W, H, *obs]
+        return encode_windows(encoder, windows, device, convert, chunk).view(b, t - history + 1, -1)
+    encoder.eval()
+    frames = sequences.flatten(0, 1).split(chunk * history)
+    features = torch.cat([encoder.encode_frames(convert(part.to(device))) for part in frames])
+    return sliding_latents(encoder, features.view(b, t, -1), history).float().cpu()
