@@ -82,8 +82,11 @@ KEPT_NOTE = (
     "phase, which rows 1-7 turn off, and when a refit rolled out 3 steps); row 8's seeds 0 and "
     "2 hit that session's time limit during their evaluation and are missing. Rows 10-12 are "
     "bench_results.py's three seeds of the recipe when it read two frames and its refit rolled "
-    "out 3, 8 and 16 steps; row 13 ran with `--rows 13`, the test suite sharing the CPU for "
-    "part of it; both on the 2-core CPU."
+    "out 3, 8 and 16 steps; row 13's seed 0 ran with `--rows 13`, the test suite sharing the "
+    "CPU for part of it, and seeds 1-2 with `--rows 13 --skip-done --jobs 2 --threads 1`, "
+    "other benchmarks sharing the cores; their in-run evaluation stopped on an import error (the "
+    "source tree was edited under the running processes) and was run again on the finished runs "
+    "with `jepa eval` (the same evaluation, with one thread). Rows 10-13 on the 2-core CPU."
 )
 STATE_METHODS = ("jepa", "refit_predictor", "random_encoder", "supervised")
 PIXEL_METHODS = ("jepa", "supervised", "copy_last")
