@@ -109,6 +109,16 @@ def test_a_frame_wise_target_encoder_sees_each_target_frame_once_with_the_same_t
     torch.testing.assert_close(targets, expected)
 
 
+def test_an_encoder_compiled_in_place_takes_the_whole_window_path():
+    from jepa_framework.framewise import frame_wise
+
+    encoder = _FrameCodes(history=2)
+    assert frame_wise(encoder)
+    encoder.compile()  # train.compile: only forward is compiled, so windows go through it
+    assert not frame_wise(encoder)
+    assert not frame_wise(nn.Linear(2, 3))
+
+
 def test_window_encoders_get_every_target_window_whole():
     model = _jepa().eval()
     clips = torch.randn(5, 2 + 3, 2)
