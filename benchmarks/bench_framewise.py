@@ -21,14 +21,11 @@ import time
 from pathlib import Path
 
 import torch
-from stamp import publish, stamp  # a sibling module of this script
+from bench_throughput import build, training_batch  # sibling modules of this script
+from stamp import publish, stamp
 from torch import nn
 
-from jepa_framework.assemble import assemble
-from jepa_framework.batches import Clips
 from jepa_framework.latents import window_latents
-from jepa_framework.plugins import host
-from jepa_framework.recipe import load_recipe
 from jepa_framework.training import JEPAObjective
 
 TABLE = Path(__file__).resolve().parent / "tables" / "framewise.md"
@@ -61,18 +58,9 @@ def step_seconds(objective: JEPAObjective, batch: torch.Tensor, steps: int) -> f
 
 
 def measure(recipe_name: str, size: int, steps: int, repeats: int) -> dict[str, float]:
-    recipe, _ = load_recipe(recipe_name, [f"data.dataset.size={size}", "eval.enabled=false"])
-    built = assemble(recipe, host())
+    recipe, built = build(recipe_name, [f"data.dataset.size={size}", "eval.enabled=false"])
     model, history, k = built.model, recipe.data.history, recipe.objective.rollout_steps
-    clips = Clips(
-        built.dataset,
-        torch.arange(len(built.dataset)),
-        history + k,
-        recipe.train.batch_size,
-        built.device,
-        torch.Generator().manual_seed(0),
-    )
-    batch = next(iter(clips))
+    batch = training_batch(recipe, built)
     objective = JEPAObjective(model, built.regularizer, k)
     target = model.target_encoder
     indices = torch.arange(len(built.dataset))

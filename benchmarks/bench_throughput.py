@@ -35,6 +35,23 @@ def build(recipe_name: str, overrides: list[str]):
     return recipe, assemble(recipe, host())
 
 
+def training_batch(recipe, built):
+    """The first phase-1 batch of clips (history + rollout frames), as `Trainer` draws them."""
+    import torch
+
+    from jepa_framework.batches import Clips
+
+    clips = Clips(
+        built.dataset,
+        torch.arange(len(built.dataset)),
+        recipe.data.history + recipe.objective.rollout_steps,
+        recipe.train.batch_size,
+        built.device,
+        torch.Generator().manual_seed(0),
+    )
+    return next(iter(clips))
+
+
 def peak_memory_mb(device) -> float:
     import torch
 
@@ -47,20 +64,11 @@ def bare(recipe_name: str, overrides: list[str], steps: int) -> dict:
     """The ceiling: forward, loss and backward with AdamW, nothing else."""
     import torch
 
-    from jepa_framework.batches import Clips
     from jepa_framework.training import JEPAObjective, autocast
 
     recipe, built = build(recipe_name, overrides)
-    history, k = recipe.data.history, recipe.objective.rollout_steps
-    clips = Clips(
-        built.dataset,
-        torch.arange(len(built.dataset)),
-        history + k,
-        recipe.train.batch_size,
-        built.device,
-        torch.Generator().manual_seed(0),
-    )
-    batch = next(iter(clips))
+    k = recipe.objective.rollout_steps
+    batch = training_batch(recipe, built)
     objective = JEPAObjective(built.model, built.regularizer, k)
     params = [p for p in built.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=recipe.train.lr)

@@ -50,8 +50,7 @@ class JEPA(nn.Module):
     @torch.no_grad()
     def encode_target(self, windows: torch.Tensor) -> torch.Tensor:
         """[B, H, *obs] -> [B, D] with the target encoder, never carrying gradient."""
-        encoder = self.target_encoder if self.target_encoder is not None else self.encoder
-        return encoder(windows).detach()
+        return self._target()(windows).detach()
 
     @torch.no_grad()
     def encode_targets(self, clips: torch.Tensor, steps: int) -> torch.Tensor:
@@ -60,15 +59,18 @@ class JEPA(nn.Module):
         A frame-wise target encoder sees each of the H + K - 1 target frames once rather than
         once per window it is in.
         """
-        encoder = self.target_encoder if self.target_encoder is not None else self.encoder
-        b = len(clips)
+        encoder, b = self._target(), len(clips)
         if frame_wise(encoder):
             later = clips[:, 1 : self.history + steps]
             features = encoder.encode_frames(later.flatten(0, 1)).view(b, later.shape[1], -1)
             z = sliding_latents(encoder, features, self.history)  # [B, K, D]
             return z.movedim(1, 0).detach()
         _, targets = self.split_windows(clips, steps)
-        return encoder(targets.flatten(0, 1)).detach().view(steps, b, -1)
+        return self.encode_target(targets.flatten(0, 1)).view(steps, b, -1)
+
+    def _target(self) -> nn.Module:
+        """The EMA copy, or the online encoder where targets come from it under stop-gradient."""
+        return self.target_encoder if self.target_encoder is not None else self.encoder
 
     def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """Apply the predictor ``steps`` times from z [B, D]; returns [steps, B, D].
