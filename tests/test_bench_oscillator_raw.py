@@ -17,4 +17,4 @@ def test_plain_fit_forecasts_lissajous_to_the_horizon_and_growing_fit_does_not(r
         plain, censored, horizon, frames = raw.raw_vpt("lissajous", None, growing=False)
         growing = raw.raw_vpt("lissajous", None, growing=True)[0]
     assert plain == horizon == 500 and censored > 0.9 and frames == 4
-    assert growing < 10  # the fourth-order fit amplifies the stored coordinates' rounding
+    assert growing < 50  # the fourth-order recurrence amplifies the float32 coordinates' rounding
