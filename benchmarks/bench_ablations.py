@@ -67,6 +67,7 @@ SPIRAL_BEFORE_NETWORKS = [
     "model.encoder.hidden_dim=128",
     "model.decoder.depth=2",
     "model.decoder.hidden_dim=128",
+    "decoder_train.solver=gradient",  # an MLP decoder has no closed form
 ]
 #: (label, overrides of the shipped recipe) per mode; the row without overrides is the recipe
 LEVERS: dict[str, list[tuple[str, list[str]]]] = {
@@ -168,7 +169,15 @@ LEVERS: dict[str, list[tuple[str, list[str]]]] = {
             "growing oscillator, linear frame encoder and decoder, 8-step rollout (shipped)",
             [],
         ),
-        ("shipped, but the decoder trained 30 epochs", ["decoder_train.epochs=30"]),
+        (
+            "shipped, but the decoder trained by gradient for 30 epochs",
+            ["decoder_train.solver=gradient", "decoder_train.epochs=30"],
+        ),
+        (
+            "shipped, but the decoder trained by gradient for 300 epochs (the recipe before the "
+            "closed-form decoder)",
+            ["decoder_train.solver=gradient", "decoder_train.epochs=300"],
+        ),
     ],
 }
 QUIET = ["eval.baselines=false", "eval.controls=false", "output.forecast_frames=60"]

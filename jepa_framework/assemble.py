@@ -17,6 +17,7 @@ from torch import nn
 
 from jepa_framework.components import Shapes
 from jepa_framework.data import DynamicsDataset
+from jepa_framework.decoder_fit import linear_map
 from jepa_framework.distributed import Dist, setup
 from jepa_framework.errors import JepaError
 from jepa_framework.model import JEPA, StandardisedPredictor
@@ -154,6 +155,8 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
         "decoder": build(host, recipe.model.decoder, shapes).to(device),
     }
     check_contracts(host, recipe, shapes, networks)
+    if recipe.decoder_train.solver == "least_squares":
+        linear_map(networks["decoder"], recipe.model.decoder.name)
     regularizer = build(host, recipe.objective.regularizer)
     predictor, refit_init = networks["predictor"], None
     if recipe.refit.epochs:

@@ -162,6 +162,10 @@ class DecoderTrainSection:
     epochs: int = field(default=20, validator=count(1, 100_000))
     batch_size: int = field(default=256, validator=count(1, 2**20))
     lr: float = field(default=1.0e-3, validator=positive(10.0))
+    # least_squares: a linear decoder solved in closed form on every training window's latent
+    # (epochs, batch_size and lr then unused), where gradient descent on nearly collinear
+    # latents converges slowly
+    solver: str = field(default="gradient", validator=in_(("gradient", "least_squares")))
 
 
 @attrs.frozen

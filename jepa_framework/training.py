@@ -23,6 +23,7 @@ from jepa_framework.checkpoint import (
     rng_state,
     save_checkpoint,
 )
+from jepa_framework.decoder_fit import fit_linear_decoder
 from jepa_framework.diagnostics import collapse_diagnostics
 from jepa_framework.distributed import Dist, gather_rows, mean_across_ranks, wrap
 from jepa_framework.errors import TrainingError
@@ -223,6 +224,10 @@ class Trainer:
                 phase = self._jepa_phase()
             elif name == "refit":
                 phase = self._refit_phase(restart=carried_on is None)
+            elif self.recipe.decoder_train.solver == "least_squares":
+                if carried_on is None:  # a resumed run whose checkpoint is after the solve: done
+                    self._solve_decoder()
+                continue
             else:
                 phase = self._decoder_phase()
             self._run_phase(phase, carried_on)
@@ -295,6 +300,28 @@ class Trainer:
             validate=self._validate_decoder,
             lr_key="decoder_train.lr",
         )
+
+    def _solve_decoder(self) -> None:
+        """Phase 2 in one solve (decoder_train.solver least_squares), recorded as one epoch."""
+        self.model.requires_grad_(False)
+        self.model.eval()
+        started = time.perf_counter()
+        windows = fit_linear_decoder(
+            self.model.encoder,
+            self.decoder,
+            self.recipe.model.decoder.name,
+            self.clips.dataset,
+            self.clips.indices,
+            self.model.history,
+            self.val_batch.device,
+        )
+        metrics = self._validate_decoder()
+        self.history["decoder"].append(metrics)
+        self.speed["decoder"] = windows / max(time.perf_counter() - started, 1e-9)
+        log.info("decoder solved by least squares on %d windows: %s", windows, metrics)
+        if self.dist.is_main:
+            self.run.epoch_end("decoder", 1, metrics, self.step)
+            self._save("decoder", 1, 0, None)
 
     def _update_target(self, phase_step: int, total: int) -> dict[str, float]:
         target = self.recipe.objective.target
@@ -448,7 +475,9 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------------
 
-    def _save(self, phase: str, epoch: int, phase_step: int, optimisation: Optimisation) -> None:
+    def _save(
+        self, phase: str, epoch: int, phase_step: int, optimisation: Optimisation | None
+    ) -> None:
         state = TrainState(
             phase=phase,
             epoch=epoch,
@@ -456,7 +485,7 @@ class Trainer:
             step=self.step,
             model=self.model.state_dict(),
             decoder=self.decoder.state_dict(),
-            optimisation=optimisation.state_dict(),
+            optimisation={} if optimisation is None else optimisation.state_dict(),
             rng=rng_state(self.generator),
             history=self.history,
             tracker_state=dict(self.run.state),

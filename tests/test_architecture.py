@@ -55,6 +55,7 @@ LAYERS: dict[int, set[str]] = {
     3: {  # building, training, writing and evaluating
         "assemble",
         "latents",
+        "decoder_fit",
         "training",
         "artifacts",
         "run",

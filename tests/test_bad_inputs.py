@@ -100,6 +100,14 @@ CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     # circle's predictor is the oscillator: three frames or more, and nothing to refit
     ("oscillator-short-history", ["data.history=2"], None, "data.history must be at least 3"),
     ("refit-without-parameters", ["refit.epochs=2"], None, "'oscillator' has no parameters"),
+    ("decoder-solver-typo", ["decoder_train.solver=lstsq"], None, "decoder_train.solver"),
+    # circle's decoder is a two-layer MLP: no closed form
+    (
+        "least-squares-nonlinear-decoder",
+        ["decoder_train.solver=least_squares"],
+        None,
+        "decoder_train.solver 'least_squares' fits a decoder that is one linear map",
+    ),
 ]
 
 
