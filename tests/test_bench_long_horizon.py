@@ -23,6 +23,7 @@ def test_rescore_scores_every_method_over_the_new_horizon_and_leaves_the_run_alo
         before = (run / "eval.json").read_text()
         scores = long_horizon.rescore(run, 20)
     assert {"jepa", "copy_last", "linear_ar"} <= set(scores)
-    assert all(0 <= frames <= 20 and 0 <= censored <= 1 for frames, censored in scores.values())
-    assert max(frames for frames, _ in scores.values()) > 6  # scored beyond the run's 6 frames
+    assert all(0 <= frames <= 20 and 0 <= censored <= 1 for frames, censored, _ in scores.values())
+    assert all(error > 0 for *_, error in scores.values())  # the error at frame 20
+    assert max(frames for frames, *_ in scores.values()) > 6  # scored beyond the run's 6 frames
     assert (run / "eval.json").read_text() == before
