@@ -298,6 +298,7 @@ def numbers(run_dir: Path) -> dict:
     return {
         "vpt": headline(report),
         "r2": report["probe"]["r2_mean"],
+        "nrmse": report["forecast"]["methods"]["jepa"]["nrmse"][-1],
         "collapsed": bool(metrics.get("collapsed", False)),
         "minutes": wall_minutes(run_dir),
     }
@@ -317,9 +318,9 @@ def r2_cell(values: list[float]) -> str:
 
 def write(mode: str, results: list[dict], footer: str, tables: Path) -> Path:
     heads = ["#", "lever", "overrides of the shipped recipe", "seeds", "VPT(0.5), frames"]
-    heads += ["probe R²", "collapsed", "min per run (1 thread)"]
-    lines = ["| " + " | ".join(heads) + " |", "|---:|---|---|---:|---:|---:|---:|---:|"]
-    csv = ["row,lever,overrides,seeds,vpt_mean,vpt_std,r2_mean,collapsed,minutes"]
+    heads += ["NRMSE at the horizon", "probe R²", "collapsed", "min per run (1 thread)"]
+    lines = ["| " + " | ".join(heads) + " |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    csv = ["row,lever,overrides,seeds,vpt_mean,vpt_std,nrmse_mean,r2_mean,collapsed,minutes"]
     for result in results:
         i, seeds = result["row"], result["seeds"]
         label, overrides = LEVERS[mode][i - 1]
@@ -330,6 +331,7 @@ def write(mode: str, results: list[dict], footer: str, tables: Path) -> Path:
             " ".join(f"`{o}`" for o in overrides) or "—",
             str(len(seeds)),
             cell(vpts),
+            cell([s["nrmse"] for s in seeds]),
             r2_cell([s["r2"] for s in seeds]),
             f"{sum(s['collapsed'] for s in seeds)}/{len(seeds)}",
             f"{statistics.fmean(s['minutes'] for s in seeds):.1f}",
@@ -337,11 +339,12 @@ def write(mode: str, results: list[dict], footer: str, tables: Path) -> Path:
         lines.append("| " + " | ".join(row) + " |")
         std = statistics.stdev(vpts) if len(vpts) > 1 else 0.0
         r2 = statistics.fmean(s["r2"] for s in seeds)
+        nrmse = statistics.fmean(s["nrmse"] for s in seeds)
         collapsed = sum(s["collapsed"] for s in seeds)
         minutes = statistics.fmean(s["minutes"] for s in seeds)
         csv.append(
             f'{i},"{label}","{" ".join(overrides)}",{len(seeds)},{statistics.fmean(vpts):.4g},'
-            f"{std:.3g},{r2:.4g},{collapsed},{minutes:.2f}"
+            f"{std:.3g},{nrmse:.4g},{r2:.4g},{collapsed},{minutes:.2f}"
         )
     path = tables / f"ablations_{mode}.md"
     path.write_text("\n".join([*lines, "", footer]) + "\n")
@@ -382,7 +385,8 @@ def main() -> None:
             f"`{mode}`: {stamp()}, {minutes:.1f} min wall on {machine['cpus']} CPUs "
             f"({args.jobs} runs at a time, one thread each; torch {machine['torch']}); seeds "
             f"{', '.join(map(str, seeds))}, mean ± std over seeds; baselines in the results "
-            f"tables. VPT over the recipe's evaluation horizon."
+            f"tables. VPT over the recipe's evaluation horizon; NRMSE at its last frame (it still "
+            f"separates rows that all reach the horizon)."
             + (
                 " The shipped row's runs are those of bench_results.py (`--reuse-shipped`)."
                 if args.reuse_shipped

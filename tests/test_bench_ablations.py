@@ -21,18 +21,18 @@ def test_every_row_is_a_valid_override_set_and_one_is_the_shipped_recipe(ablatio
 
 
 def test_table_gives_mean_and_std_per_row_and_keeps_negative_results(ablations, tmp_path):
-    def seed(vpt: float) -> dict:
-        return {"vpt": vpt, "r2": 0.9, "collapsed": False, "minutes": 1.0}
+    def seed(vpt: float, nrmse: float = 0.02) -> dict:
+        return {"vpt": vpt, "nrmse": nrmse, "r2": 0.9, "collapsed": False, "minutes": 1.0}
 
     results = [
         {"row": 1, "seeds": [seed(7), seed(6), seed(7)]},
         {"row": 4, "seeds": [seed(170), seed(160), seed(180)]},
-        {"row": 5, "seeds": [seed(40), seed(44), seed(42)]},
+        {"row": 5, "seeds": [seed(40, 0.1), seed(44, 0.3), seed(42, 0.2)]},
     ]
     path = ablations.write("circle", results, "footer line", tmp_path)
     text = path.read_text()
     assert "| 1 | previous recipe" in text and "6.67 ± 0.58" in text
-    assert "170 ± 10" in text and "42 ± 2" in text
+    assert "170 ± 10" in text and "42 ± 2 | 0.2 ± 0.1 |" in text
     assert "`objective.rollout_steps=4`" in text and text.rstrip().endswith("footer line")
     assert (tmp_path / "ablations_circle.csv").read_text().count("\n") == 4
 
