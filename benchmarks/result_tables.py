@@ -306,8 +306,11 @@ def image_tables(runs: list[Run], name: str = "pendulum_image") -> list[Table]:
     return [Table(name, columns, method_rows(runs))]
 
 
-def curves_table(runs_by_mode: dict[str, list[Run]]) -> Table:
-    """Curves: one row per mode, one VPT column per method (JEPA per regularizer first)."""
+def curves_table(
+    runs_by_mode: dict[str, list[Run]], name: str = "curves", value: Getter | None = None
+) -> Table:
+    """Curves: one row per mode, one column per method (JEPA per regularizer first) of
+    ``value(run, method)``: the VPT unless given."""
     heads: dict[str, None] = {}
     rows = []
     for mode, runs in runs_by_mode.items():
@@ -316,14 +319,22 @@ def curves_table(runs_by_mode: dict[str, list[Run]]) -> Table:
             heads[label] = None
             members += [(run, f"{label}\0{method}") for run, method in row]
         rows.append((f"`{mode}`", members))
-    columns = [Column(head, _curve_cell(head)) for head in heads]
-    return Table("curves", columns, rows, first="mode")
+    read = value or (lambda run, method: all_vpt(run.report, method))
+    columns = [Column(head, _curve_cell(head, read)) for head in heads]
+    return Table(name, columns, rows, first="mode")
 
 
-def _curve_cell(head: str) -> Getter:
+def error_at_horizon(run: Run, method: str) -> float | None:
+    """NRMSE at the last scored frame: it still ranks methods that all reach the horizon."""
+    entry = methods(run.report).get(method) or {}
+    curve = entry.get("nrmse")
+    return curve[-1] if curve else None
+
+
+def _curve_cell(head: str, read: Getter) -> Getter:
     def get(run: Run, tagged: str) -> Any:
         label, method = tagged.split("\0")
-        return all_vpt(run.report, method) if label == head else None
+        return read(run, method) if label == head else None
 
     return get
 
@@ -479,4 +490,6 @@ def write_all(tables_dir: Path, root: Path) -> list[Path]:
         shown = [f for mode in curves if (f := figures[mode])]
         info = {mode: infos[mode] for mode in curves}
         written.append(write_table(curves_table(curves), tables_dir, footer(info, shown)))
+        errors = curves_table(curves, "curves_nrmse", error_at_horizon)
+        written.append(write_table(errors, tables_dir, footer(info, [])))
     return written

@@ -9,6 +9,8 @@ accumulated in float64 over every window of the training trajectories, gets ther
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -51,18 +53,22 @@ def fit_linear_decoder(
     indices: torch.Tensor,
     history: int,
     device: torch.device,
+    convert: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> int:
     """Set ``decoder`` (see :func:`linear_map`) to the least-squares map from the latent of
     every window of the trajectories ``indices`` to the window's last frame; returns how many
-    windows it was fitted on."""
+    windows it was fitted on. ``convert`` turns stored frames into what the encoder reads and
+    the decoder gives back (default ``dataset.to_float``; the supervised baseline standardises)."""
+    convert = convert or dataset.to_float
     linear = linear_map(decoder, name)
     width = linear.in_features + (linear.bias is not None)
     gram = torch.zeros(width, width, dtype=torch.float64, device=device)
     cross = torch.zeros(width, linear.out_features, dtype=torch.float64, device=device)
     windows = 0
     for part in indices.split(CHUNK):
-        x = _design(window_latents(encoder, dataset, part, history, device), linear)
-        frames = dataset.to_float(dataset.observations[part]).to(device)
+        latents = window_latents(encoder, dataset, part, history, device, convert=convert)
+        x = _design(latents.to(device), linear)
+        frames = convert(dataset.observations[part].to(device))
         y = frames[:, history - 1 :].flatten(2).flatten(0, 1).double()
         gram += x.T @ x
         cross += x.T @ y

@@ -9,7 +9,7 @@ fraction of encoding frames at every step. A frame-wise encoder
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 import torch
@@ -29,13 +29,16 @@ def window_latents(
     history: int,
     device: torch.device,
     chunk: int = 64,
+    convert: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Latents [N, T - history + 1, D] of every window of the trajectories ``indices``.
 
     Trajectories are read ``chunk`` at a time, so a memory-mapped dataset is never copied whole.
+    ``convert`` turns stored frames into the encoder's input (default ``dataset.to_float``).
     """
+    convert = convert or dataset.to_float
     parts = [
-        encode_sequences(encoder, dataset.observations[part], history, device, dataset.to_float)
+        encode_sequences(encoder, dataset.observations[part], history, device, convert)
         for part in indices.split(chunk)
     ]
     return torch.cat(parts)

@@ -82,6 +82,9 @@ class BaselineInputs:
     networks: Callable[[], tuple[nn.Module, nn.Module, nn.Module]] | None = None
     clips: Callable[[int], Clips] | None = None
     precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    # the recipe's closed-form decoder (decoder_train.solver least_squares), applied to the
+    # supervised baseline's trained model too; None where the recipe's decoder trains by gradient
+    solve_decoder: Callable[[nn.Module], None] | None = None
 
     def optimisation(self, params: list[nn.Parameter], plan: StepPlan) -> Optimisation:
         """The JEPA's optimiser settings (AdamW, lr, weight decay, clipping) over ``plan``."""

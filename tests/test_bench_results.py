@@ -47,6 +47,10 @@ def test_quick_benchmark_writes_tables_runs_and_figures(bench, tmp_path):
     curves = (tables / "curves.md").read_text()
     assert curves.startswith("| mode | seeds | JEPA + `mse` | `copy_last` |")
     assert "| `circle` | 2 |" in curves
+    errors = (tables / "curves_nrmse.md").read_text()
+    assert errors.startswith("| mode | seeds | JEPA + `mse` | `copy_last` |")
+    (circle,) = [line for line in errors.splitlines() if line.startswith("| `circle` | 2 |")]
+    assert all(" ± " in cell for cell in circle.split("|")[3:-1])  # an error for every method
     for mode in ("pendulum", "circle"):
         assert (tables / f"{mode}_forecast.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -105,3 +105,22 @@ def test_a_spiral_run_with_the_solved_decoder_reconstructs_and_resumes(tmp_path)
     assert "resuming" in log and log.count("solved by least squares") == 1
     resumed = torch.load(run_dir / "models" / "decoder.pt", weights_only=True)
     assert all(torch.equal(solved[key], resumed[key]) for key in solved)
+
+
+def test_the_supervised_baseline_gets_the_closed_form_decoder_too(tmp_path):
+    """Same care: where the recipe solves its decoder, the end-to-end baseline's trained decoder
+    is solved again on its own encoder's standardised latents (and not where it does not)."""
+    notes = {}
+    for solver in ("least_squares", "gradient"):
+        run_dir = run_tiny(
+            "spiral",
+            tmp_path / solver,
+            f"decoder_train.solver={solver}",
+            "model.embedding_dim=16",
+            "eval.horizon=6",
+            "eval.controls=false",
+            "output.forecast_frames=4",
+        )
+        notes[solver] = json.loads((run_dir / "eval.json").read_text())["settings"]["baselines"]
+    assert notes["least_squares"]["supervised"]["decoder_solved"] is True
+    assert notes["gradient"]["supervised"]["decoder_solved"] is False

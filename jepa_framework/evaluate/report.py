@@ -16,6 +16,7 @@ from jepa_framework.artifacts import write_json
 from jepa_framework.assemble import Assembly, build, random_encoder, shapes_of
 from jepa_framework.batches import Clips
 from jepa_framework.data import DynamicsDataset
+from jepa_framework.decoder_fit import fit_linear_decoder
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
 from jepa_framework.evaluate.controls import ControlBudget, train_control
@@ -76,6 +77,18 @@ def make_baselines(
         g = torch.Generator().manual_seed(derive_seed(recipe.seed, "supervised/batches"))
         return Clips(dataset, train_idx, length, cfg.batch_size, device, g)
 
+    def solve_decoder(model: torch.nn.Module) -> None:
+        """The recipe's closed-form decoder, solved on the supervised model's own latents of
+        its standardised training windows."""
+
+        def standardised(stored: torch.Tensor) -> torch.Tensor:
+            return model.standardise(dataset.to_float(stored))
+
+        name, history = recipe.model.decoder.name, recipe.data.history
+        fit_linear_decoder(
+            model.encoder, model.decoder, name, dataset, train_idx, history, device, standardised
+        )
+
     cfg = recipe.train
     inputs = BaselineInputs(
         train=train,
@@ -89,6 +102,7 @@ def make_baselines(
         budgets=tuple(recipe.eval.baseline_budgets),
         networks=networks if recipe.eval.baselines else None,
         clips=clips if recipe.eval.baselines else None,
+        solve_decoder=solve_decoder if recipe.decoder_train.solver == "least_squares" else None,
         precision=lambda: autocast(device, cfg.precision),
     )
     return dataset.observation_space.baselines(inputs)

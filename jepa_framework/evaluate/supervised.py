@@ -9,7 +9,9 @@ JEPA's: the training split, the clips (:class:`~jepa_framework.batches.Clips`), 
 the optimisation (:class:`~jepa_framework.optim.Optimisation` over the JEPA's step plan, or a
 multiple of it), mixed precision. For images this is "the same CNN trained with a pixel loss".
 Coordinates are standardised (train-split mean and std per dimension) so the loss weighs every
-dimension as the NRMSE does.
+dimension as the NRMSE does. Where the recipe solves its linear decoder in closed form
+(``decoder_train.solver: least_squares``), the trained baseline's decoder is solved the same way
+on its own encoder's latents, so the decoder's optimisation favours neither method.
 """
 
 from __future__ import annotations
@@ -230,6 +232,8 @@ def own_network_baselines(
             standardiser,
             inputs.precision,
         )
+        if inputs.solve_decoder is not None:
+            inputs.solve_decoder(trained.forecaster)
         name = method_name("supervised", multiple)
         methods[name] = trained.forecaster
         notes[name] = trained.note(
@@ -239,6 +243,7 @@ def own_network_baselines(
             rollout_steps=steps,
             architecture="the recipe's encoder, predictor and decoder, trained end to end",
             standardised=standardise,
+            decoder_solved=inputs.solve_decoder is not None,
             epoch_losses=[round(x, 6) for x in trained.epoch_losses],
         )
     return methods, notes
