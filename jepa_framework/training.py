@@ -316,6 +316,15 @@ class Trainer:
             self.val_batch.device,
         )
         metrics = self._validate_decoder()
+        weights = torch.cat([p.detach().flatten() for p in self.decoder.parameters()])
+        if not all(math.isfinite(v) for v in metrics.values()) or not weights.isfinite().all():
+            kept = f" after {self.saved[0]} epoch {self.saved[1]}" if self.saved else ""
+            raise TrainingError(
+                f"the decoder solved by least squares came out non-finite (the encoder's latents "
+                f"are); stopping. {self.run.dir / CHECKPOINT_NAME} keeps the last good state"
+                f"{kept}; the solve was not saved. Start a new run with a lower train.lr, or "
+                f"decoder_train.solver=gradient."
+            )
         self.history["decoder"].append(metrics)
         self.speed["decoder"] = windows / max(time.perf_counter() - started, 1e-9)
         log.info("decoder solved by least squares on %d windows: %s", windows, metrics)

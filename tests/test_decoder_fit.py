@@ -9,6 +9,7 @@ import torch
 from jepa_builtins import networks
 from jepa_builtins.datasets.curves import SpiralDataset, SpiralParams
 
+from jepa_framework.checkpoint import load_checkpoint
 from jepa_framework.cli import main
 from jepa_framework.components import Shapes
 from jepa_framework.decoder_fit import fit_linear_decoder, linear_map
@@ -124,3 +125,21 @@ def test_the_supervised_baseline_gets_the_closed_form_decoder_too(tmp_path):
         notes[solver] = json.loads((run_dir / "eval.json").read_text())["settings"]["baselines"]
     assert notes["least_squares"]["supervised"]["decoder_solved"] is True
     assert notes["gradient"]["supervised"]["decoder_solved"] is False
+
+
+def test_a_non_finite_solve_stops_the_run_and_is_never_saved(tmp_path, monkeypatch, capsys):
+    import jepa_framework.training as training
+
+    def poisoned(encoder, decoder, *args, **kwargs) -> int:
+        with torch.no_grad():
+            for p in decoder.parameters():
+                p.fill_(float("nan"))
+        return 1
+
+    monkeypatch.setattr(training, "fit_linear_decoder", poisoned)
+    with pytest.raises(AssertionError, match="exited with code"):
+        run_tiny("spiral", tmp_path, "model.embedding_dim=16", "eval.enabled=false")
+    err = capsys.readouterr().err
+    assert "solved by least squares came out non-finite" in err and "Traceback" not in err
+    (checkpoint,) = tmp_path.glob("runs-*/*/checkpoint.pt")
+    assert load_checkpoint(checkpoint).phase == "jepa"

@@ -21,6 +21,7 @@ def test_redirected_progress_is_plain_lines(tmp_path):
                 "circle",
                 *TINY,
                 "eval.enabled=false",
+                "decoder_train.solver=gradient",  # a decoder phase in steps, with its progress
                 f"output.dir={tmp_path / 'out'}",
             ],  # fmt: skip
             stdout=out,
