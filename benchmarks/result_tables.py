@@ -181,11 +181,16 @@ def state_vpt(report: dict[str, Any], method: str, band: str | None) -> Any:
     return _get(entry, "vpt", EPS, "frames")
 
 
-def error_at(report: dict[str, Any], method: str, horizon: int) -> float | None:
-    """Mean NRMSE (or relative pixel error) at a horizon (the curves start at horizon 1)."""
+def error_at(report: dict[str, Any], method: str, horizon: int | None) -> float | None:
+    """Mean NRMSE (or relative pixel error) at a horizon (the curves start at horizon 1; None:
+    the last scored frame, which still ranks methods that all reach the horizon)."""
     entry = methods(report).get(method) or {}
     curve = entry.get("nrmse") or entry.get("relative")
-    return curve[horizon - 1] if curve and len(curve) >= horizon else None
+    if not curve:
+        return None
+    if horizon is None:
+        return curve[-1]
+    return curve[horizon - 1] if len(curve) >= horizon else None
 
 
 def probe_groups(report: dict[str, Any]) -> dict[str, list[str]]:
@@ -324,19 +329,16 @@ def curves_table(
     return Table(name, columns, rows, first="mode")
 
 
-def error_at_horizon(run: Run, method: str) -> float | None:
-    """NRMSE at the last scored frame: it still ranks methods that all reach the horizon."""
-    entry = methods(run.report).get(method) or {}
-    curve = entry.get("nrmse")
-    return curve[-1] if curve else None
-
-
 def _curve_cell(head: str, read: Getter) -> Getter:
     def get(run: Run, tagged: str) -> Any:
         label, method = tagged.split("\0")
         return read(run, method) if label == head else None
 
     return get
+
+
+def _error_at_the_end(run: Run, method: str) -> float | None:
+    return error_at(run.report, method, None)
 
 
 def _pretty(var: str) -> str:
@@ -490,6 +492,6 @@ def write_all(tables_dir: Path, root: Path) -> list[Path]:
         shown = [f for mode in curves if (f := figures[mode])]
         info = {mode: infos[mode] for mode in curves}
         written.append(write_table(curves_table(curves), tables_dir, footer(info, shown)))
-        errors = curves_table(curves, "curves_nrmse", error_at_horizon)
+        errors = curves_table(curves, "curves_nrmse", _error_at_the_end)
         written.append(write_table(errors, tables_dir, footer(info, [])))
     return written

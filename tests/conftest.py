@@ -24,6 +24,16 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["JEPA_CACHE_DIR"] = str(tmp_path_factory.mktemp("jepa-cache"))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a shared CPU
+    (a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    from jepa_framework.threads import one_torch_thread
+
+    with one_torch_thread():
+        yield
+
+
 @pytest.fixture
 def benchmark_script(monkeypatch):
     """``benchmark_script("bench_results")``: a script of benchmarks/ imported as a module (its

@@ -16,15 +16,11 @@ from jepa_framework.decoder_fit import fit_linear_decoder, linear_map
 from jepa_framework.errors import JepaError
 from jepa_framework.plugins import PluginHost
 from jepa_framework.testing import run_tiny
-from jepa_framework.threads import one_torch_thread
 
 HISTORY, DIM = 4, 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
 from jepa_framework.plugins import PluginHost
 from jepa_framework.testing import run_tiny
-from jepa_framework.threads import one_torch_thread
 
 VECTOR_SHAPES = [(2,), (4,)]
 IMAGE_SHAPES = [(3, 32, 32), (1, 32, 32), (3, 64, 64), (1, 64, 64), (3, 40, 40), (1, 16, 16)]
@@ -23,11 +22,7 @@ H = 2
 B = 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a shared CPU."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,11 @@ from jepa_builtins import regularizers as R
 
 from jepa_framework.components import Regularizer
 from jepa_framework.plugins import PluginHost
-from jepa_framework.threads import one_torch_thread
 
 NAMES = ["barlow_twins", "mse", "sigreg", "simsiam", "vicreg"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a shared CPU."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
