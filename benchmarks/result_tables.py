@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jepa_builtins.datasets.pendulum import BAND_LYAPUNOV_S
 
 from jepa_framework.evaluate.comparison import comparison_panels, plot_comparison
 
@@ -142,10 +143,23 @@ def bands(report: dict[str, Any]) -> list[str]:
 HEADLINE_KEYS = {"frames": "vpt", "lyapunov_times": "lyapunov_times", "censored": "censored"}
 
 
+def measured_lyapunov_frames(report: dict[str, Any], band: str) -> float | None:
+    """The band's Lyapunov time in frames as the pendulum datasets declare it now (measured by
+    bench_predictability.py), so a table's Lyapunov times follow the code, whatever a run's
+    eval.json recorded; ``None`` for a band they do not declare."""
+    seconds = BAND_LYAPUNOV_S.get(band)
+    frame_dt = _get(report, "settings", "frame_dt")
+    return None if seconds is None or not frame_dt else seconds / frame_dt
+
+
 def band_vpt(report: dict[str, Any], method: str, band: str | None, key: str) -> Any:
     """VPT(0.5) ``key`` (frames, seconds, lyapunov_times, censored) of one band's trajectories."""
     if band is None:
         return None
+    lyapunov = measured_lyapunov_frames(report, band) if key == "lyapunov_times" else None
+    if lyapunov is not None:
+        frames = band_vpt(report, method, band, "frames")
+        return None if frames is None else frames / lyapunov
     value = _get(report, "summary", "bands", band, method, key)
     if value is None and _get(report, "summary", "headline", "band") == band:
         value = _get(report, "summary", "headline", HEADLINE_KEYS.get(key, key), method)

@@ -74,6 +74,18 @@ def _run(result_tables, regularizer: str, seed: int, report: dict, metrics: dict
     return result_tables.Run(f"{regularizer}_seed-{seed}", regularizer, seed, report, metrics)
 
 
+def test_lyapunov_times_follow_the_measured_band_times_not_the_runs_record(bench):
+    """A run that recorded 14 frames per Lyapunov time is read with the measured 16 (0.80 s)."""
+    import result_tables
+
+    report = {
+        "settings": {"frame_dt": 0.05, "group_lyapunov_frames": {"E>10": 14.0}},
+        "summary": {"bands": {"E>10": {"jepa": {"frames": 48.0, "lyapunov_times": 48 / 14}}}},
+    }
+    lyapunov_times = result_tables.band_vpt(report, "jepa", "E>10", "lyapunov_times")
+    assert lyapunov_times == pytest.approx(48 / 16)
+
+
 def test_tables_read_the_headline_and_bands_and_give_every_method_a_row(bench):
     from result_tables import pendulum_tables
 

@@ -68,7 +68,7 @@ def test_pendulum_observes_bob_positions_of_its_states(tmp_path):
     expected = torch.stack([x1, y1, x1 + th2.sin(), y1 - th2.cos()], dim=-1)
     torch.testing.assert_close(ds.observations.double(), expected, atol=1e-6, rtol=0)
     assert ds.state_names == ("theta1", "theta2", "omega1", "omega2")
-    assert ds.lyapunov_frames == 14.0
+    assert ds.lyapunov_frames == 16.0
 
 
 def test_pendulum_videos_draw_the_rods_from_the_pivot(tmp_path):

@@ -124,7 +124,7 @@ def test_pendulum_probe_targets_are_sines_cosines_and_velocities(fresh_host):
     targets, names = dataset.probe_targets(torch.tensor([[math.pi / 2, 0.0, 1.5, -2.0]]))
     assert names[:2] == ("sin_theta1", "cos_theta1") and len(names) == 6
     assert torch.allclose(targets, torch.tensor([[1.0, 0.0, 0.0, 1.0, 1.5, -2.0]]), atol=1e-6)
-    assert dataset.frame_dt == 0.05 and dataset.lyapunov_frames == pytest.approx(14.0)
+    assert dataset.frame_dt == 0.05 and dataset.lyapunov_frames == pytest.approx(16.0)
     assert isinstance(dataset.observation_space, VectorObservations)
 
 
@@ -163,11 +163,11 @@ def test_each_energy_band_gets_its_own_vpt_and_lyapunov_times_headline_first(fre
         [True, True, False, False],
     ]
     bands = VectorObservations().summarise({"nrmse": curves}, lambda c, e: {}, groups)["groups"]
-    assert bands["E>10"]["frames"] == 3 and bands["E>10"]["lyapunov_times"] == pytest.approx(3 / 14)
-    assert bands["0<E<=10"]["lyapunov_times"] == pytest.approx(2 / 17)
+    assert bands["E>10"]["frames"] == 3 and bands["E>10"]["lyapunov_times"] == pytest.approx(3 / 16)
+    assert bands["0<E<=10"]["lyapunov_times"] == pytest.approx(2 / 17.8)
     low = bands["E<=0"]
     assert low["frames"] == 1  # the lower median of 4 and 1
-    assert low["censored"] == 0.5 and low["lyapunov_times"] is None
+    assert low["censored"] == 0.5 and low["lyapunov_times"] == pytest.approx(1 / 40.6)
     assert low["trajectories"] == 2
 
 
@@ -330,13 +330,13 @@ def _check_bands(report: dict) -> None:
     assert settings["start"] == "prototype"  # the pendulum recipes draw the prototype's starts
     shares = settings["group_fractions"]
     assert list(shares) == ["E>10", "0<E<=10", "E<=0"] and sum(shares.values()) == pytest.approx(1)
-    assert settings["group_lyapunov_frames"] == {"E>10": 14.0, "0<E<=10": 17.0, "E<=0": None}
+    assert settings["group_lyapunov_frames"] == {"E>10": 16.0, "0<E<=10": 17.8, "E<=0": 40.6}
     assert next(iter(summary)) == "headline"
     headline = summary["headline"]
     assert headline["band"] == "E>10" and headline["threshold"] == summary["vpt_threshold"]
     assert headline["trajectories"] == round(shares["E>10"] * settings["trajectories"]) > 0
     for method, frames in headline["vpt"].items():
-        assert headline["lyapunov_times"][method] == pytest.approx(frames / 14)
+        assert headline["lyapunov_times"][method] == pytest.approx(frames / 16)
         assert 0 <= headline["censored"][method] <= 1
     assert set(headline["state_vpt"]) >= {"jepa", "copy_last", "copy_last_true_state"}
     for band, lyapunov in settings["group_lyapunov_frames"].items():
