@@ -14,6 +14,9 @@ import pytest
 
 PACKAGE = "jepa_framework"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+#: the built-in plugins: no cycle among them, and the core never imports them
+BUILTINS = "jepa_builtins"
+BUILTINS_ROOT = ROOT.parent / "plugins" / BUILTINS
 
 #: lower layers never import higher ones
 LAYERS: dict[int, set[str]] = {
@@ -76,11 +79,11 @@ LAYERS: dict[int, set[str]] = {
 TOP = max(LAYERS) + 1
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT, top: str = PACKAGE) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join(parts) if parts else PACKAGE
+    return ".".join(parts) if parts else top
 
 
 def layer(module: str) -> int:
@@ -94,29 +97,31 @@ def _type_checking(node: ast.If) -> bool:
     )
 
 
-def imports(path: Path, modules: set[str]) -> set[str]:
-    """Core modules that ``path`` imports (resolved to modules, relative ones included)."""
-    name = module_name(path)
+def imports(path: Path, modules: set[str], root: Path = ROOT, top: str = PACKAGE) -> set[str]:
+    """Modules of ``top`` that ``path`` imports (resolved to modules, relative ones included)."""
+    name = module_name(path, root, top)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    return imports_in(path.read_text(encoding="utf-8"), name, package, modules)
+    return imports_in(path.read_text(encoding="utf-8"), name, package, modules, top)
 
 
-def imports_in(source: str, name: str, package: str, modules: set[str]) -> set[str]:
-    """Core modules that the source of module ``name`` (in ``package``) imports."""
+def imports_in(
+    source: str, name: str, package: str, modules: set[str], top: str = PACKAGE
+) -> set[str]:
+    """Modules of package ``top`` that the source of module ``name`` (in ``package``) imports."""
     found: set[str] = set()
 
     def resolve(dotted: str) -> str | None:
-        if dotted == PACKAGE:
-            return PACKAGE
-        if not dotted.startswith(PACKAGE + "."):
+        if dotted == top:
+            return top
+        if not dotted.startswith(top + "."):
             return None
-        name = dotted[len(PACKAGE) + 1 :]
+        name = dotted[len(top) + 1 :]
         while name and name not in modules:
             name = name.rpartition(".")[0]
-        return name or PACKAGE
+        return name or top
 
     def visit(node: ast.AST) -> None:
-        if name == PACKAGE and isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+        if name == top and isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
             return  # PEP 562 lazy re-exports of the public API: a facade, not a dependency
         if isinstance(node, ast.If) and _type_checking(node):
             for child in node.orelse:
@@ -130,7 +135,7 @@ def imports_in(source: str, name: str, package: str, modules: set[str]) -> set[s
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = (PACKAGE + "." + package if package != PACKAGE else PACKAGE).split(".")
+                anchor = (top + "." + package if package != top else top).split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             for alias in node.names:  # `from pkg import submodule` names a module
@@ -145,10 +150,11 @@ def imports_in(source: str, name: str, package: str, modules: set[str]) -> set[s
     return found
 
 
-def graph() -> dict[str, set[str]]:
-    files = sorted(ROOT.rglob("*.py"))
-    modules = {module_name(f) for f in files}
-    return {module_name(f): imports(f, modules) for f in files}
+def graph(root: Path = ROOT, top: str = PACKAGE) -> dict[str, set[str]]:
+    """Each module of package ``top`` (its files under ``root``) -> the modules it imports."""
+    files = sorted(root.rglob("*.py"))
+    modules = {module_name(f, root, top) for f in files}
+    return {module_name(f, root, top): imports(f, modules, root, top) for f in files}
 
 
 def test_every_core_module_has_a_layer():
@@ -166,8 +172,8 @@ def test_no_module_imports_a_higher_layer():
     assert not upward, "\n".join(upward)
 
 
-def test_the_import_graph_has_no_cycle():
-    edges = graph()
+def cycles_of(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle a depth-first walk of ``edges`` meets."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     cycles: list[list[str]] = []
 
@@ -183,7 +189,42 @@ def test_the_import_graph_has_no_cycle():
     for start in sorted(edges):
         if start not in state:
             walk(start, [start])
+    return cycles
+
+
+@pytest.mark.parametrize(("root", "top"), [(ROOT, PACKAGE), (BUILTINS_ROOT, BUILTINS)])
+def test_the_import_graph_has_no_cycle(root, top):
+    cycles = cycles_of(graph(root, top))
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_core_never_imports_the_built_in_plugins():
+    """Built-ins reach the core through the entry-point group, as a third party's plugin does."""
+    modules = {module_name(f, BUILTINS_ROOT, BUILTINS) for f in BUILTINS_ROOT.rglob("*.py")}
+    found = set()
+    for path in sorted(ROOT.rglob("*.py")):
+        name = module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        source = path.read_text(encoding="utf-8")
+        targets = imports_in(source, name, package, modules, BUILTINS)
+        found |= {f"{name} imports {BUILTINS}.{t}" for t in targets}
+    assert not found, "\n".join(sorted(found))
+
+
+def test_each_built_in_network_module_registers_its_own_components():
+    """No built-in module registers what another module defines (that was how cycles hid)."""
+    for name in ("networks", "keypoints", "koopman", "oscillator"):
+        source = (BUILTINS_ROOT / f"{name}.py").read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        hooks = [
+            n
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("register_")
+        ]
+        assert hooks, f"{name}.py registers nothing"
+        for hook in hooks:
+            nested = [n for n in ast.walk(hook) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            assert not nested, f"{name}.{hook.name} imports inside the hook"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 import yaml
-from jepa_builtins import keypoints, networks
+from jepa_builtins import keypoints, networks, oscillator
+from jepa_builtins import koopman as koopman_module
 
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def host() -> PluginHost:
-    return PluginHost(extra_plugins=[networks], entry_points_group=False)
+    return PluginHost(
+        extra_plugins=[networks, keypoints, koopman_module, oscillator], entry_points_group=False
+    )
 
 
 def build(host: PluginHost, kind: str, name: str, obs_shape: tuple[int, ...], **params):

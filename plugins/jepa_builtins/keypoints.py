@@ -20,11 +20,12 @@ import attrs
 import torch
 from torch import nn
 
+from jepa_framework import hookimpl
 from jepa_framework.components import Shapes
 from jepa_framework.validators import between, count
 
+from .blocks import ACTIVATIONS, WIDTH, ChannelsLast, image_shape, mlp
 from .coords import AddCoords, coordinate_grid
-from .networks import ACTIVATIONS, WIDTH, ChannelsLast, image_shape, mlp
 
 
 @attrs.frozen
@@ -153,3 +154,8 @@ class KeypointEncoder(ChannelsLast):
 def build_keypoint_encoder(params: KeypointEncoderParams, shapes: Shapes) -> nn.Module:
     """Spatial-softmax keypoints per frame (positions, and velocities as differences); images."""
     return KeypointEncoder(params, shapes)
+
+
+@hookimpl
+def register_encoders(register) -> None:
+    register("keypoints", build_keypoint_encoder, params=KeypointEncoderParams)

@@ -19,10 +19,12 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_builtins.networks import ACTIVATIONS, ResidualMLP, ResidualMLPParams, mlp
+from jepa_framework import hookimpl
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
 from jepa_framework.validators import MAX_WIDTH, between, count
+
+from .blocks import ACTIVATIONS, ResidualMLP, ResidualMLPParams, mlp
 
 
 @attrs.frozen
@@ -95,3 +97,8 @@ class KoopmanPredictor(nn.Module):
 def build_koopman_predictor(params: KoopmanParams, shapes: Shapes) -> nn.Module:
     """Rotating, scaling latent pairs with state-dependent frequencies; see the module docstring."""
     return KoopmanPredictor(params, shapes.embedding_dim)
+
+
+@hookimpl
+def register_predictors(register) -> None:
+    register("koopman", build_koopman_predictor, params=KoopmanParams)

@@ -23,21 +23,20 @@ from torch.nn import functional as F
 from jepa_framework import hookimpl
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
-from jepa_framework.validators import MAX_WIDTH, between, count
+from jepa_framework.validators import count
 
+from .blocks import (
+    ACTIVATION,
+    ACTIVATIONS,
+    DEPTH,
+    WIDTH,
+    ChannelsLast,
+    ResidualMLP,
+    ResidualMLPParams,
+    image_shape,
+    mlp,
+)
 from .coords import AddCoords
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "gelu": nn.GELU,
-    "relu": nn.ReLU,
-    "silu": nn.SiLU,
-    "tanh": nn.Tanh,
-}
-
-_activation = attrs.field(default="gelu", validator=attrs.validators.in_(sorted(ACTIVATIONS)))
-WIDTH = count(1, MAX_WIDTH)  # hidden units, channels
-DEPTH = count(0, 64)  # layers
-
 
 # --------------------------------------------------------------------------- params
 
@@ -48,7 +47,7 @@ class MLPParams:
 
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
     depth: int = attrs.field(default=2, validator=DEPTH)
-    activation: str = _activation
+    activation: str = ACTIVATION
     layernorm: bool = True
 
 
@@ -62,23 +61,12 @@ class FrameMLPParams(MLPParams):
 
 
 @attrs.frozen
-class ResidualMLPParams:
-    """``z + MLP(z)``; the last layer starts ``init_scale`` times its usual size (near identity)."""
-
-    hidden_dim: int = attrs.field(default=256, validator=WIDTH)
-    depth: int = attrs.field(default=2, validator=count(1, 64))
-    activation: str = _activation
-    layernorm: bool = True
-    init_scale: float = attrs.field(default=0.01, validator=between(0, 100))
-
-
-@attrs.frozen
 class MLPDecoderParams:
     """An MLP decoder; ``clamp=None`` clamps to [0, 1] (in eval mode) for image shapes only."""
 
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
     depth: int = attrs.field(default=2, validator=DEPTH)
-    activation: str = _activation
+    activation: str = ACTIVATION
     layernorm: bool = True
     clamp: bool | None = None
 
@@ -108,55 +96,6 @@ class CNNDecoderParams:
     start_size: int = attrs.field(default=4, validator=count(2, 64))
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
     channels_last: bool = False
-
-
-# --------------------------------------------------------------------------- building blocks
-
-
-def mlp(
-    in_dim: int, hidden_dim: int, out_dim: int, depth: int, activation: str, layernorm: bool
-) -> nn.Sequential:
-    """``depth`` x (Linear -> [LayerNorm] -> activation), then a Linear to ``out_dim``."""
-    layers: list[nn.Module] = []
-    width = in_dim
-    for _ in range(depth):
-        layers.append(nn.Linear(width, hidden_dim))
-        if layernorm:
-            layers.append(nn.LayerNorm(hidden_dim))
-        layers.append(ACTIVATIONS[activation]())
-        width = hidden_dim
-    layers.append(nn.Linear(width, out_dim))
-    return nn.Sequential(*layers)
-
-
-def image_shape(shapes: Shapes, component: str, name: str = "cnn") -> tuple[int, int, int]:
-    """(C, H, W) of image observations, or a JepaError that points at the MLP alternative."""
-    if len(shapes.obs_shape) != 3:
-        raise JepaError(
-            f"{component} '{name}' needs image observations of shape (C, H, W), but this dataset "
-            f"gives obs_shape {tuple(shapes.obs_shape)}. Use {component} 'mlp' for vector data."
-        )
-    c, h, w = shapes.obs_shape
-    if min(h, w) < 16:
-        raise JepaError(
-            f"{component} '{name}' needs frames of at least 16x16 pixels, got {h}x{w}; "
-            f"use a larger image size or {component} 'mlp'."
-        )
-    return c, h, w
-
-
-class ChannelsLast(nn.Module):
-    """Base for conv nets that can hold weights and activations in channels_last (NHWC) format."""
-
-    channels_last: bool = False
-
-    def _format(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-
-    def _finish_init(self, channels_last: bool) -> None:
-        self.channels_last = channels_last
-        if channels_last:
-            self.to(memory_format=torch.channels_last)
 
 
 # --------------------------------------------------------------------------- encoders
@@ -268,23 +207,6 @@ def build_cnn_encoder(params: CNNEncoderParams, shapes: Shapes) -> nn.Module:
 # --------------------------------------------------------------------------- predictors
 
 
-class ResidualMLP(nn.Module):
-    """``z + MLP(z)``: one latent step as a small correction, so long rollouts start stable."""
-
-    def __init__(self, params: ResidualMLPParams, dim: int) -> None:
-        super().__init__()
-        self.net = mlp(
-            dim, params.hidden_dim, dim, params.depth, params.activation, params.layernorm
-        )
-        last = self.net[-1]
-        with torch.no_grad():
-            last.weight.mul_(params.init_scale)
-            last.bias.zero_()
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z + self.net(z)
-
-
 def build_mlp_predictor(params: MLPParams, shapes: Shapes) -> nn.Module:
     """MLP from z_t to z_t+1."""
     d = shapes.embedding_dim
@@ -391,21 +313,12 @@ def register_encoders(register) -> None:
     register("mlp", build_mlp_encoder, params=MLPParams)
     register("frame_mlp", build_frame_mlp_encoder, params=FrameMLPParams)
     register("cnn", build_cnn_encoder, params=CNNEncoderParams)
-    from .keypoints import KeypointEncoderParams, build_keypoint_encoder  # imports this module
-
-    register("keypoints", build_keypoint_encoder, params=KeypointEncoderParams)
 
 
 @hookimpl
 def register_predictors(register) -> None:
     register("mlp", build_mlp_predictor, params=MLPParams)
     register("residual_mlp", build_residual_mlp_predictor, params=ResidualMLPParams)
-    from jepa_builtins.koopman import KoopmanParams, build_koopman_predictor
-
-    register("koopman", build_koopman_predictor, params=KoopmanParams)
-    from jepa_builtins.oscillator import OscillatorParams, build_oscillator_predictor
-
-    register("oscillator", build_oscillator_predictor, params=OscillatorParams)
 
 
 @hookimpl

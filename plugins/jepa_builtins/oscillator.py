@@ -33,6 +33,7 @@ import attrs
 import torch
 from torch import nn
 
+from jepa_framework import hookimpl
 from jepa_framework.components import Shapes
 from jepa_framework.errors import JepaError
 
@@ -113,3 +114,8 @@ class OscillatorPredictor(nn.Module):
 def build_oscillator_predictor(params: OscillatorParams, shapes: Shapes) -> nn.Module:
     """Per-channel sinusoids, frequencies fitted to the window; see the module docstring."""
     return OscillatorPredictor(params, shapes)
+
+
+@hookimpl
+def register_predictors(register) -> None:
+    register("oscillator", build_oscillator_predictor, params=OscillatorParams)
