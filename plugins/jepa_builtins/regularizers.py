@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 import attrs
 import torch
@@ -232,10 +233,10 @@ def _detached(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: value.detach() for name, value in terms.items()}
 
 
-Objective = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]
+LossCall = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
-def _float32(call: Objective) -> Objective:
+def _float32(call: LossCall) -> LossCall:
     """Run an objective in float32 with autocast off: batch statistics and cos(t s) in bf16 or
     fp16 lose the precision the hinge, covariance and Epps-Pulley terms depend on."""
 
@@ -247,13 +248,24 @@ def _float32(call: Objective) -> Objective:
     return wrapper
 
 
-class MSE:
+class BuiltinRegularizer:
+    """Base of the built-in regularizers: holds ``params`` (the class's ``Params`` defaults when
+    none are given) and says which target encoder the loss expects (``"ema"`` or ``"online"``)."""
+
+    Params: ClassVar[type]
+    target: ClassVar[str] = "ema"
+
+    def __init__(self, params: Any = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+
+class MSE(BuiltinRegularizer):
     """Prediction MSE against an EMA target; no anti-collapse term (embeddings shrink)."""
 
     target = "ema"
 
-    def __init__(self, params: MSEParams | None = None) -> None:
-        self.params = params or MSEParams()
+    Params = MSEParams
+    params: MSEParams
 
     @_float32
     def __call__(self, predictions, targets, context):
@@ -261,13 +273,13 @@ class MSE:
         return loss, {"pred": loss.detach()}
 
 
-class VICReg:
+class VICReg(BuiltinRegularizer):
     """VICReg: prediction MSE plus variance and covariance on context and predictions."""
 
     target = "ema"
 
-    def __init__(self, params: VICRegParams | None = None) -> None:
-        self.params = params or VICRegParams()
+    Params = VICRegParams
+    params: VICRegParams
 
     @_float32
     def __call__(self, predictions, targets, context):
@@ -284,13 +296,13 @@ class VICReg:
         return loss, _detached({"inv": inv, "var": var, "cov": cov})
 
 
-class SimSiam:
+class SimSiam(BuiltinRegularizer):
     """SimSiam: negative cosine to the online encoder's stop-gradient targets (no EMA)."""
 
     target = "online"
 
-    def __init__(self, params: SimSiamParams | None = None) -> None:
-        self.params = params or SimSiamParams()
+    Params = SimSiamParams
+    params: SimSiamParams
 
     @_float32
     def __call__(self, predictions, targets, context):
@@ -298,13 +310,13 @@ class SimSiam:
         return loss, {"neg_cos": loss.detach()}
 
 
-class SIGReg:
+class SIGReg(BuiltinRegularizer):
     """LeJEPA: (1 - lam) prediction MSE + lam SIGReg, pushing embeddings toward N(0, I)."""
 
     target = "ema"
 
-    def __init__(self, params: SIGRegParams | None = None) -> None:
-        self.params = params or SIGRegParams()
+    Params = SIGRegParams
+    params: SIGRegParams
 
     @_float32
     def __call__(self, predictions, targets, context):
@@ -318,7 +330,7 @@ class SIGReg:
         return loss, _detached({"pred": pred, "sigreg": reg})
 
 
-class BarlowTwins:
+class BarlowTwins(BuiltinRegularizer):
     """Barlow Twins between each step's predictions and its EMA targets, averaged over steps.
 
     The targets carry no gradient, so the loss shapes the encoder through the predictor: each
@@ -328,8 +340,8 @@ class BarlowTwins:
 
     target = "ema"
 
-    def __init__(self, params: BarlowTwinsParams | None = None) -> None:
-        self.params = params or BarlowTwinsParams()
+    Params = BarlowTwinsParams
+    params: BarlowTwinsParams
 
     @_float32
     def __call__(self, predictions, targets, context):
