@@ -57,8 +57,11 @@ def step_seconds(objective: JEPAObjective, batch: torch.Tensor, steps: int) -> f
     return (time.perf_counter() - start) / steps
 
 
-def measure(recipe_name: str, size: int, steps: int, repeats: int) -> dict[str, float]:
-    recipe, built = build(recipe_name, [f"data.dataset.size={size}", "eval.enabled=false"])
+def measure(
+    recipe_name: str, size: int, steps: int, repeats: int, overrides: tuple[str, ...] = ()
+) -> dict[str, float]:
+    base = [f"data.dataset.size={size}", "eval.enabled=false"]
+    recipe, built = build(recipe_name, [*base, *overrides])
     model, history, k = built.model, recipe.data.history, recipe.objective.rollout_steps
     batch = training_batch(recipe, built)
     objective = JEPAObjective(model, built.regularizer, k)

@@ -24,8 +24,16 @@ from jepa_framework.data import DynamicsDataset
 from jepa_framework.errors import JepaError
 from jepa_framework.model import JEPA
 from jepa_framework.recipe import Recipe, load_recipe, unstructure_recipe
+from jepa_framework.validators import DEVICE_PATTERN, MAX_COUNT, MAX_SEED
 
 ArrayLike = torch.Tensor | np.ndarray
+
+#: most trajectories ``sample`` draws, and most frames or steps ``sample``, ``rollout`` and
+#: ``forecast`` produce: the bound recipes put on counts
+MAX_STEPS = MAX_COUNT
+#: most bytes of one tensor that ``sample``, ``rollout``, ``decode`` or ``forecast`` returns
+#: (8 GiB): a larger request is refused before any work instead of exhausting memory
+MAX_OUTPUT_BYTES = 8 * 2**30
 
 
 def train(
@@ -44,6 +52,7 @@ def train(
     """
     from jepa_framework.runner import run_recipe
 
+    _check_device(device)
     host = _host(host)
     resolved = resolve_recipe(recipe, overrides, host)
     run_dir = run_recipe(resolved, host)
@@ -71,10 +80,13 @@ def load_run(
 
     The networks are in eval mode on ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``; default:
     the recipe's ``train.device``). The dataset is rebuilt from the recipe (from the cache when
-    it is there).
+    it is there). Files missing under models/ of a finished run are written again from its
+    checkpoint.pt, which holds the final weights; a run that did not finish is a clear error
+    that says how to resume it.
     """
     from jepa_framework.evaluate.loading import load_run as load_assembly
 
+    _check_device(device)
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise JepaError(f"run directory {run_dir} does not exist.")
@@ -101,6 +113,11 @@ class LoadedRun:
     frames are used), latents ``[B, D]``, rollouts ``[B, steps, D]``, observations
     ``[..., *obs_shape]``. Inputs may be torch tensors or numpy arrays, stored (as in
     ``dataset.observations``) or float observations; outputs are float tensors on the CPU.
+
+    Inputs are checked before any work and refused with a :class:`JepaError` naming the
+    argument: anything but a tensor or array of numbers, a latent whose last size is not the
+    run's ``model.embedding_dim``, counts below 1 or above :data:`MAX_STEPS`, and requests whose
+    result would exceed :data:`MAX_OUTPUT_BYTES`.
     """
 
     path: Path
@@ -137,7 +154,18 @@ class LoadedRun:
         return json.loads((self.path / METRICS_NAME).read_text())
 
     def sample(self, n: int = 1, frames: int = 100, seed: int = 0) -> tuple[torch.Tensor, ...]:
-        """``n`` fresh trajectories of ``frames`` frames: (stored observations, states)."""
+        """``n`` fresh trajectories of ``frames`` frames: (stored observations, states).
+
+        ``n`` and ``frames`` are whole numbers from 1 to :data:`MAX_STEPS`, ``seed`` one from 0
+        to 2**32 - 1, and the observations must fit in :data:`MAX_OUTPUT_BYTES`.
+        """
+        _check_count(n, "n")
+        _check_count(frames, "frames")
+        _check_count(seed, "seed", low=0, high=MAX_SEED)
+        stored = self.dataset.observations
+        _check_size(
+            (n, frames, *stored.shape[2:]), stored.element_size(), f"sample(n={n}, frames={frames})"
+        )
         return self.dataset.generate(n, frames, seed)
 
     # --- the model, in raw observations ---------------------------------------------------
@@ -150,17 +178,20 @@ class LoadedRun:
 
     @torch.no_grad()
     def rollout(self, z: ArrayLike, steps: int) -> torch.Tensor:
-        """Latents [B, D] -> the predictor applied ``steps`` times: [B, steps, D]."""
-        z = torch.as_tensor(z, dtype=torch.float32)
-        if z.dim() != 2:
-            raise JepaError(f"rollout expects latents [B, D]; got shape {list(z.shape)}.")
+        """Latents [B, D] -> the predictor applied ``steps`` times: [B, steps, D].
+
+        ``steps`` is a whole number from 1 to :data:`MAX_STEPS`.
+        """
+        z = self._latents(z, "rollout", exact_dim=2)
         _check_steps(steps)
+        _check_size((z.shape[0], steps, z.shape[1]), 4, f"rollout(steps={steps})")
         return self.model.rollout(z.to(self.device), steps).movedim(0, 1).float().cpu()
 
     @torch.no_grad()
     def decode(self, z: ArrayLike) -> torch.Tensor:
         """Latents [..., D] -> observations [..., *obs_shape] (the decoder, in chunks)."""
-        z = torch.as_tensor(z, dtype=torch.float32)
+        z = self._latents(z, "decode")
+        _check_size((*z.shape[:-1], *self.dataset.obs_shape), 4, "decode")
         lead = z.shape[:-1]
         flat = z.reshape(-1, z.shape[-1])
         parts = [self.decoder(p.to(self.device)).float().cpu() for p in flat.split(512)]
@@ -171,8 +202,12 @@ class LoadedRun:
         """Context frames [B, T >= history, *obs] -> the next ``steps`` frames [B, steps, *obs].
 
         Encodes the last ``history`` frames, rolls out in latent space, decodes every step.
+        ``steps`` is a whole number from 1 to :data:`MAX_STEPS`, and the forecast (float32,
+        ``B * steps * prod(obs_shape)`` numbers) must fit in :data:`MAX_OUTPUT_BYTES`.
         """
         _check_steps(steps)
+        batch = _as_numbers(context, "context").shape[:1]
+        _check_size((*batch, steps, *self.dataset.obs_shape), 4, f"forecast(steps={steps})")
         return self.decode(self.rollout(self.encode(context), steps))
 
     def evaluate(self) -> dict[str, Any]:
@@ -187,7 +222,7 @@ class LoadedRun:
 
     def _observations(self, values: ArrayLike, what: str) -> torch.Tensor:
         """Stored or float observations [B, T, ...] -> float observations [B, T, *obs_shape]."""
-        x = torch.as_tensor(values)
+        x = _as_numbers(values, what)
         obs_shape = tuple(self.dataset.obs_shape)
         stored_shape = tuple(self.dataset.observations.shape[2:])
         if x.is_floating_point() and tuple(x.shape[2:]) == obs_shape and x.dim() >= 2:
@@ -207,7 +242,77 @@ class LoadedRun:
             )
         return frames
 
+    def _latents(self, z: ArrayLike, what: str, exact_dim: int | None = None) -> torch.Tensor:
+        """Latents [B, D] (``exact_dim=2``) or [..., D] as float32, D = model.embedding_dim."""
+        x = _as_numbers(z, f"{what}'s latents").float()
+        dim = self.recipe.model.embedding_dim
+        shape = "[B, D]" if exact_dim == 2 else "[..., D]"
+        if (exact_dim is not None and x.dim() != exact_dim) or x.dim() < 1 or x.shape[-1] != dim:
+            raise JepaError(
+                f"{what} expects latents {shape} with D = {dim} (this run's model.embedding_dim, "
+                f"as encode returns them); got shape {list(x.shape)}."
+            )
+        return x
+
+
+def _as_numbers(values: Any, what: str) -> torch.Tensor:
+    """``values`` as a tensor, when it is a torch tensor or numpy array of real numbers."""
+    if not isinstance(values, (torch.Tensor, np.ndarray)):
+        raise JepaError(
+            f"{what} must be a torch.Tensor or numpy.ndarray; got {type(values).__name__} "
+            f"{_short(values)}."
+        )
+    kind = values.dtype.kind if isinstance(values, np.ndarray) else None
+    if kind is not None and kind not in "iuf":
+        raise JepaError(
+            f"{what} must hold real numbers; got a numpy array of dtype {values.dtype}."
+        )
+    x = torch.as_tensor(values)
+    if x.dtype == torch.bool or x.is_complex():
+        raise JepaError(f"{what} must hold real numbers; got dtype {x.dtype}.")
+    return x
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _check_count(value: Any, name: str, low: int = 1, high: int = MAX_STEPS) -> None:
+    """A whole number in [low, high], named in the error."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise JepaError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
+
 
 def _check_steps(steps: int) -> None:
+    """Rollout and forecast steps: a positive integer, at most MAX_STEPS."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise JepaError(f"steps must be a positive integer, got {steps!r}.")
+    if steps > MAX_STEPS:
+        raise JepaError(
+            f"steps must be at most {MAX_STEPS} (MAX_STEPS), got {steps}; forecast in pieces, "
+            f"feeding the last frames back as context."
+        )
+
+
+def _check_size(shape: tuple[int, ...], itemsize: int, what: str) -> None:
+    """Refuse a result of ``shape`` (numbers of ``itemsize`` bytes) beyond MAX_OUTPUT_BYTES."""
+    size = int(np.prod(shape, dtype=object)) * itemsize
+    if size > MAX_OUTPUT_BYTES:
+        raise JepaError(
+            f"{what} would return {size / 2**30:.1f} GiB (shape {list(shape)}), more than the "
+            f"{MAX_OUTPUT_BYTES // 2**30} GiB that one call may return (MAX_OUTPUT_BYTES); "
+            f"ask for fewer trajectories or steps at a time."
+        )
+
+
+def _check_device(device: Any) -> None:
+    """None, or auto, cpu, mps, cuda or cuda:N as a string or torch.device."""
+    if device is None:
+        return
+    name = str(device) if isinstance(device, torch.device) else device
+    if not isinstance(name, str) or not DEVICE_PATTERN.fullmatch(name):
+        raise JepaError(
+            f"device must be auto, cpu, mps, cuda or cuda:N (or a torch.device); got "
+            f"{_short(device)}."
+        )

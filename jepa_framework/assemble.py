@@ -7,6 +7,7 @@ here with its name, plugin and the shapes, before any training.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from jepa_framework.components import Shapes
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.decoder_fit import linear_map
 from jepa_framework.distributed import Dist, setup
-from jepa_framework.errors import JepaError
+from jepa_framework.errors import JepaError, RecipeError
 from jepa_framework.model import JEPA, StandardisedPredictor
 from jepa_framework.recipe import ComponentSpec, Recipe
 from jepa_framework.seeds import derive_seed
@@ -47,9 +48,25 @@ def pick_device(name: str) -> torch.device:
 
 
 def build(host: Any, spec: ComponentSpec, *args: Any) -> Any:
-    """One component from its recipe spec, by its registered factory."""
+    """One component from its recipe spec, by its registered factory.
+
+    A factory that raises (other than a `JepaError`, the plugin's own clear message) is a
+    `PluginFault` naming the plugin and the component. The host remembers what each factory
+    built, so a later error in the object's methods is attributed to its component.
+    """
     component = host.registry(spec.kind).get(spec.name)
-    return component.factory(spec.params, *args)
+    try:
+        built = component.factory(spec.params, *args)
+    except JepaError:
+        raise
+    except Exception as exc:
+        from jepa_framework.faults import factory_fault
+
+        raise factory_fault(host, exc, component) from exc
+    remember = getattr(host, "remember", None)
+    if remember is not None:
+        remember(built, component)
+    return built
 
 
 def shapes_of(recipe: Recipe, dataset: DynamicsDataset) -> Shapes:
@@ -108,6 +125,61 @@ def check_contracts(host: Any, recipe: Recipe, shapes: Shapes, networks: dict) -
     check_contract(host, model.decoder, networks["decoder"], (b, d), (b, *shapes.obs_shape))
 
 
+def check_batches(recipe: Recipe, n_train: int, n_val: int, world_size: int = 1) -> None:
+    """Refuse a split that trains on one-sample batches or on less than one batch.
+
+    A batch of one sample has no batch statistics (a regularizer's variance or covariance, the
+    collapse diagnostics), so the loss or the validation metrics would come out NaN and the run
+    would blame the learning rate; a train.batch_size above the training set silently trains
+    one short step per epoch.
+    """
+    batch, size = recipe.train.batch_size, _dataset_size(recipe)
+    held = f"data.val_fraction {recipe.data.val_fraction:g} holds {n_val} out"
+    of = f"data.dataset.size {size} gives {n_train} training trajectories ({held})"
+    if n_val == 1:
+        fraction = recipe.data.val_fraction
+        enough = max(3, math.ceil(1.5 / fraction))
+        while round(enough * fraction) < 2:  # round() halves to even: a step or two more
+            enough += 1
+        raise RecipeError(
+            [
+                f"data.dataset.size: {size} trajectories leave 1 for validation ({held}); "
+                f"validation statistics need at least 2: raise data.dataset.size to at least "
+                f"{enough} (or data.val_fraction)"
+            ]
+        )
+    if n_train < 2:
+        raise RecipeError(
+            [
+                f"data.dataset.size: {size} trajectories leave {n_train} for training ({held}); "
+                f"training needs at least 2: raise data.dataset.size or lower data.val_fraction"
+            ]
+        )
+    if batch > n_train:
+        raise RecipeError(
+            [
+                f"train.batch_size: {batch} is larger than the training set: {of}; lower "
+                f"train.batch_size to at most {n_train} or raise data.dataset.size"
+            ]
+        )
+    if batch > 1 and n_train % batch == 1 and world_size == 1:
+        near = (b for d in range(1, n_train) for b in (batch - d, batch + d))
+        other = next((b for b in near if 2 <= b <= n_train and n_train % b != 1), None)
+        instead = f"train.batch_size={other}" if other else "another train.batch_size"
+        raise RecipeError(
+            [
+                f"train.batch_size: {batch} leaves a last batch of 1 sample every epoch ({of}), "
+                f"where batch statistics are undefined; use {instead} or change "
+                f"data.dataset.size"
+            ]
+        )
+
+
+def _dataset_size(recipe: Recipe) -> Any:
+    """The recipe's data.dataset.size ("?" for a dataset without one)."""
+    return getattr(recipe.data.dataset.params, "size", "?")
+
+
 @attrs.frozen
 class Split:
     """Training and validation trajectory indices, computed once per run."""
@@ -148,6 +220,11 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     dataset = build(host, recipe.data.dataset)
     data_seconds = time.perf_counter() - t0
     split = Split(*dataset.split(recipe.data.val_fraction, recipe.seed))
+    check_batches(recipe, len(split.train), len(split.val), dist_info.world_size)
+    if recipe.eval.enabled and trackers:  # `jepa eval` checks in evaluate_run
+        from jepa_framework.evaluate.sizing import check_eval_fits
+
+        check_eval_fits(recipe, dataset)
     shapes = shapes_of(recipe, dataset)
     networks = {
         "encoder": build(host, recipe.model.encoder, shapes).to(device),

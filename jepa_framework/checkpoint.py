@@ -3,17 +3,28 @@
 :class:`TrainState` is the one typed record of a checkpoint; :func:`resume_state` holds every
 rule about continuing a run (finished, never checkpointed, recipe changed, damaged file).
 Loading never executes pickled code and never suggests turning that protection off.
+
+:func:`atomic_path` and :func:`write_file` are the one way a run writes any file (checkpoint,
+weights, config.yaml, JSON, figures, video): into a temporary name beside it, checked and
+fsynced, then renamed over it, so a full disk or a kill leaves the old file or the new one,
+whole, and never a partial one. :func:`write_error` turns the failure into a message naming the
+file, the space it needs where that is known, and what is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import io
 import json
 import logging
 import os
 import pickle
-import tempfile
+import secrets
+import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +36,13 @@ from jepa_framework.errors import JepaError
 log = logging.getLogger("jepa_framework")
 
 CHECKPOINT_NAME = "checkpoint.pt"
-TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".tmp"
+CONFIG_NAME = "config.yaml"
+#: a file being written is ``.<stem>-<random>.tmp<suffix>`` beside it (the suffix stays last:
+#: matplotlib and ffmpeg choose the format from it)
+TMP_MARK = ".tmp"
+TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", TMP_MARK  # the checkpoint's: .checkpoint-<r>.tmp.pt
+#: errno values that mean "no space": a full disk or an exhausted quota
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 PHASES = ("jepa", "refit", "decoder")
 
 
@@ -98,39 +115,175 @@ def _foreign(path: Path, why: str) -> JepaError:
 
 
 def save_checkpoint(path: Path, state: TrainState | dict[str, Any]) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the old one.
+    """Serialise in memory, then :func:`write_file` (space reserved, fsynced, renamed).
 
     A run killed at any instant leaves either the previous checkpoint or the new one, whole. A
     failed write (disk full, folder gone) leaves the previous one and is a clear error.
     """
     data = state.to_dict() if isinstance(state, TrainState) else state
-    tmp = None
+    write_file(path, serialise(data, path))
+
+
+def serialise(data: Any, path: Path) -> bytes:
+    """``torch.save`` into memory, so the size is known before anything touches the disk."""
+    buffer = io.BytesIO()
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=TMP_SUFFIX)
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        torch.save(data, buffer)
     except OSError as exc:
         raise write_error(path, exc) from None
+    return buffer.getvalue()
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` atomically: the space is reserved before a byte is written, and
+    the file is read back to its full size before it replaces the old one."""
+    with atomic_path(path, needed=len(data)) as tmp:
+        with open(tmp, "r+b") as f:
+            _reserve(f.fileno(), len(data))
+            f.write(data)
+        if tmp.stat().st_size != len(data):
+            raise OSError(errno.EIO, f"only {tmp.stat().st_size} of {len(data)} bytes were written")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, needed: int | None = None) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; on a clean exit it is fsynced, checked
+    (not empty) and renamed over ``path``.
+
+    On any failure the temporary file is removed, ``path`` keeps what it held before, and an
+    ``OSError`` becomes :func:`write_error` (``needed``: the bytes the file takes, if known).
+    The file gets the usual permissions (umask applied), not a temporary file's 0600.
+    """
+    tmp: Path | None = None
+    try:
+        tmp = _create_temporary(path)
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size == 0:
+            raise OSError(errno.EIO, "the writer produced an empty file")
+        os.replace(tmp, path)
+        tmp = None
+        _sync_folder(path.parent)
+    except OSError as exc:
+        raise write_error(path, exc, needed) from None
     finally:
-        if tmp is not None and Path(tmp).exists():
-            Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
-def write_error(path: Path, exc: OSError) -> JepaError:
-    """A failed write as a user-facing error; what was written before stays as it was."""
-    reason = exc.strerror or str(exc)
-    then = (
-        f"resume with `jepa run --resume {path.parent}`"
-        if path.name == CHECKPOINT_NAME
-        else "run again"
-    )
+def _create_temporary(path: Path) -> Path:
+    for _ in range(100):
+        tmp = path.with_name(f".{path.stem}-{secrets.token_hex(4)}{TMP_MARK}{path.suffix}")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise OSError(errno.EEXIST, f"no free temporary name beside {path.name}")
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Allocate ``size`` bytes up front, so a full disk fails here, before any write; a
+    filesystem that cannot reserve space (EOPNOTSUPP, EINVAL) is written to as it is."""
+    if size <= 0 or not hasattr(os, "posix_fallocate"):
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync the folder so the rename itself survives a crash (where folders can be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # the file is in place; some filesystems cannot sync a folder
+    finally:
+        os.close(fd)
+
+
+def run_folder_of(path: Path) -> Path:
+    """The run folder a file of a run lies in (models/x.pt, or directly in it)."""
+    return path.parent.parent if path.parent.name == "models" else path.parent
+
+
+def folder_gone_error(run_dir: Path, while_: str, names: list[str] | None = None) -> JepaError:
+    """The run folder disappeared under a running run: nothing in it can be resumed.
+
+    ``names``: what the folder held, where known (else the files every run writes)."""
+    held = ", ".join(names) if names else f"config.yaml, run.log, its {CHECKPOINT_NAME} if any"
     return JepaError(
-        f"could not write {path}: {reason}. Files written before are kept. Free some space or "
-        f"make the folder writable (or choose another output.dir), then {then}."
+        f"the run folder {run_dir} no longer exists: it was deleted {while_}, and with it "
+        f"everything the run had written there ({held}). Nothing is left to resume; start the "
+        f"run again from its recipe with `jepa run RECIPE`."
     )
+
+
+def write_error(
+    path: Path, exc: OSError, needed: int | None = None, then: str | None = None
+) -> JepaError:
+    """A failed write as a user-facing error: the file, why, the space needed where known, and
+    what to do; the files written before stay as they were (no partial file is left)."""
+    run_dir = run_folder_of(path)
+    if not run_dir.is_dir():
+        return folder_gone_error(run_dir, f"while the run was writing {path.name}")
+    reason = exc.strerror or str(exc)
+    if then is None:
+        then = _next_step(run_dir)
+    if exc.errno in NO_SPACE:
+        free = _free_space(run_dir)
+        space = [f"it needs {format_size(needed)}"] if needed else []
+        if free is not None:
+            space.append(f"{format_size(free)} free")
+        return JepaError(
+            f"could not write {path}: the disk is full ({reason}"
+            f"{'; ' + ', '.join(space) if space else ''}). "
+            f"Nothing was left half-written and the files written before are kept. Free some "
+            f"space (or choose another output.dir), then {then}."
+        )
+    return JepaError(
+        f"could not write {path}: {reason}. Nothing was left half-written and the files "
+        f"written before are kept. Make the folder writable (or choose another output.dir), "
+        f"then {then}."
+    )
+
+
+def _next_step(run_dir: Path) -> str:
+    config = run_dir / CONFIG_NAME
+    if is_finished(run_dir):
+        return "run the same command again (the run itself is complete)"
+    if config.exists() and (run_dir / CHECKPOINT_NAME).exists():
+        return f"resume with `jepa run --resume {run_dir}`"
+    if config.exists():
+        return f"start the run again with `jepa run {config}`"
+    return "start the run again"
+
+
+def _free_space(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def format_size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable
 
 
 def load_weights(path: Path, what: str = "weights") -> Any:
@@ -139,11 +292,15 @@ def load_weights(path: Path, what: str = "weights") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise JepaError(f"{path} does not exist.") from None
-    except pickle.UnpicklingError:
-        why = (
-            "it holds Python objects other than tensors and plain data, so it was not loaded "
-            "(a file from another program, or one that could run code when unpickled)"
-        )
+    except pickle.UnpicklingError as exc:
+        if _refused_objects(path, exc):
+            why = (
+                "it holds Python objects other than tensors and plain data, so it was not "
+                "loaded (a file from another program, or one that could run code when "
+                "unpickled)"
+            )
+        else:  # the unpickler stumbled on bytes that are no pickle at all
+            why = "it is damaged or not a checkpoint at all (not a PyTorch file)"
     except Exception as exc:  # noqa: BLE001 - random bytes reach the unpickler's every error
         # (RuntimeError, EOFError, BadZipFile, ValueError, but also KeyError or struct.error
         # where garbage happens to parse as a legacy pickle): all mean the file is not usable
@@ -179,15 +336,31 @@ def _config_of(path: Path) -> Path:
     return run_dir / "config.yaml"
 
 
+def _refused_objects(path: Path, exc: pickle.UnpicklingError) -> bool:
+    """Whether a weights-only load refused a well-formed pickle's Python objects (its GLOBALs),
+    rather than tripping over random bytes ("Unsupported operand", "invalid load key")."""
+    if "global" not in str(exc).lower():
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        return zipfile.is_zipfile(path) or head[:1] == b"\x80"  # torch's zip, or a pickle
+    except OSError:
+        return False
+
+
 def load_checkpoint(path: Path) -> TrainState:
     return TrainState.from_dict(load_weights(path, "a checkpoint"), path)
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:
-    """Delete checkpoint files a killed process left half-written (never the real one)."""
-    for tmp in run_dir.glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
-        tmp.unlink(missing_ok=True)
-        log.info("removed the unfinished temporary checkpoint %s", tmp)
+    """Delete files a killed process left half-written under their temporary names (see
+    :func:`atomic_path`), in the run folder and models/; never a real file."""
+    for folder in (run_dir, run_dir / "models"):
+        for pattern in (f".*-*{TMP_MARK}", f".*-*{TMP_MARK}.*"):
+            for tmp in folder.glob(pattern):
+                tmp.unlink(missing_ok=True)
+                log.info("removed the unfinished temporary file %s", tmp)
 
 
 def is_finished(run_dir: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -321,22 +322,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_dir_of(exc: BaseException) -> Path | None:
+    """The run folder the failed command was working in, read from the traceback's frames:
+    the innermost `Run`'s folder, else the innermost ``run_dir``; only one that holds a run.log
+    (a folder not yet made, or removed again, gets none)."""
+    from jepa_framework.run import Run
+
+    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+        local = frame.f_locals
+        found = [v.dir for v in local.values() if isinstance(v, Run)]
+        found += [local["run_dir"]] if isinstance(local.get("run_dir"), Path) else []
+        for folder in found:
+            if (folder / "run.log").is_file():
+                return folder
+    return None
+
+
+def record_failure(exc: BaseException, message: str) -> Path | None:
+    """Append ``message`` and the traceback of ``exc`` (a plugin fault's original one) to the
+    run.log of the run it happened in, if any; returns that file."""
+    import logging
+
+    shown = getattr(exc, "original", None) or exc
+    run_dir = _run_dir_of(shown)
+    if run_dir is None:
+        return None
+    path = run_dir / "run.log"
+    record = logging.LogRecord("jepa_framework", logging.ERROR, __file__, 0, "%s", (message,), None)
+    record.exc_info = (type(shown), shown, shown.__traceback__)
+    text = logging.Formatter("%(asctime)s %(levelname)s %(message)s").format(record)
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(text + "\n")
+    except OSError:  # run.log is a record, not a reason to hide the error
+        return None
+    return path
+
+
+def _report(exc: JepaError) -> int:
+    """Print a user-facing error as one paragraph (a plugin fault's traceback too, when
+    JEPA_TRACEBACK=1) and record it with its traceback in run.log when there is a run."""
+    from jepa_framework.faults import PluginFault, traceback_wanted
+
+    original = exc.original if isinstance(exc, PluginFault) else exc
+    logged = record_failure(original, f"jepa: error: {exc}")
+    if isinstance(exc, PluginFault) and traceback_wanted():
+        traceback.print_exception(original, file=sys.stderr)
+    where = (
+        f" The full traceback is in {logged}." if logged and isinstance(exc, PluginFault) else ""
+    )
+    print(f"jepa: error: {exc}{where}", file=sys.stderr)
+    return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A `JepaError` (the user's input, or a plugin's fault) is one paragraph
+    and exit code 2. Any other exception raised in a plugin's code becomes such a paragraph
+    naming the plugin, its component and the method (`jepa_framework.faults`); one raised in
+    the framework's own code is a bug and surfaces as a traceback. Either way it is written,
+    with its traceback, to run.log when a run folder exists."""
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handler, not at exit
         return code
     except JepaError as exc:
-        print(f"jepa: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
+        return _report(exc)
+    except KeyboardInterrupt as exc:
+        record_failure(exc, "jepa: interrupted")
         print("jepa: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `jepa list | head`: the reader left; that is not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
         return 0
+    except Exception as exc:
+        from jepa_framework.faults import attribute
+
+        try:
+            fault = attribute(exc)
+        except Exception:  # never hide the original error behind one of the attribution's
+            fault = None
+        if fault is None:  # the framework's own bug: its traceback is the report
+            record_failure(exc, f"jepa: internal error (a bug in jepa-framework): {exc!r}")
+            raise
+        return _report(fault)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ def every_validator(structure: Any) -> Any:
 
     attrs stops at the first failing validator, and cattrs builds nothing when any key is
     unknown or has the wrong type. On failure the instance is built again from the keys that
-    did structure, with validators off, and each of those fields' validators is run on its own.
+    did structure, with validators off, and the validators of every field but those that did
+    not structure are run one by one (defaults included: ``validators.at_most`` compares fields).
     """
 
     def hook(value: Any, cl: type) -> Any:
@@ -84,8 +85,9 @@ def every_validator(structure: Any) -> Any:
                 for e, ns in zip(exc.exceptions, notes, strict=True)
                 if ns or isinstance(e, ForbiddenExtraKeysError)
             ]
-            for name in known:
-                f = fields[name]
+            for name, f in fields.items():  # defaults too: a cross-field check may refuse them
+                if name in failed:
+                    continue
                 try:
                     if f.validator is not None:
                         f.validator(instance, f, getattr(instance, name))

@@ -82,6 +82,8 @@ class DynamicsDataset:
     frame_dt: ClassVar[float] = 0.05
     #: the :meth:`trajectory_groups` entry that leads eval.json's summary (e.g. the chaotic band)
     headline_group: ClassVar[str | None] = None
+    #: dimensions of one stored observation that ``simulate`` must return (``None``: any)
+    _frame_ndim: ClassVar[int | None] = None
 
     def __init__(self, params: DatasetParams, cache_dir: Path | None = None) -> None:
         self.params = params
@@ -157,11 +159,19 @@ class DynamicsDataset:
         return None
 
     def generate(self, n: int, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states."""
-        data = self.simulate(n, steps, np.random.default_rng(seed))
-        return torch.from_numpy(data.observations), torch.from_numpy(
-            np.asarray(data.states, dtype=np.float32)
-        )
+        """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states.
+
+        Checked like every chunk of the dataset: the same per-frame shape and dtype as the
+        stored data, and finite; anything else is a PluginError naming the dataset.
+        """
+        contract = self._contract()
+        rng = np.random.default_rng(seed)
+        parts = datacache.run_simulate(self.simulate, contract, n, steps, rng)
+        stored = {"observations": self.observations.numpy(), "states": self.states.numpy()}
+        what = f"in generate({n}, {steps}, seed={seed})"
+        datacache.check_like(parts, datacache.Layout.of(stored), contract, what)
+        datacache.check_finite(parts, contract, 0, what)
+        return torch.from_numpy(parts["observations"]), torch.from_numpy(parts["states"])
 
     def __len__(self) -> int:
         return self.observations.shape[0]
@@ -207,25 +217,18 @@ class DynamicsDataset:
             except OSError as exc:  # a read-only or full disk: generate in memory instead
                 log.warning("cannot use dataset cache %s (%s); generating in memory", entry, exc)
                 timings = datacache.Timings()
-        arrays = datacache.in_memory(self.simulate, n, steps, seed, timings)
+        arrays = datacache.in_memory(self.simulate, self._contract(), n, steps, seed, timings)
         self.timings = {"generation_s": timings.generation_s}
         return arrays
 
     def _from_cache(
         self, entry: datacache.CacheEntry, timings: datacache.Timings
     ) -> dict[str, np.ndarray]:
-        """Check-then-generate under the entry's lock, then map or load the valid entry."""
+        """Verify-or-generate under the entry's lock, then map or load the valid entry."""
         n, steps, seed = self.params.size, self.params.sequence_length, self.params.seed
         start = time.perf_counter()
         with entry.locked():
-            arrays = entry.read(n, steps)
-            if arrays is None:
-                if entry.exists():
-                    log.warning("dataset cache %s is corrupt or partial; regenerating it", entry)
-                entry.write(self.simulate, n, steps, seed, timings)
-                arrays = entry.read(n, steps)
-                if arrays is None:
-                    raise OSError("it did not read back after writing")
+            arrays = entry.load(self.simulate, self._contract(), n, steps, seed, timings)
         if self._keep_in_memory(arrays):
             arrays = {name: np.array(array) for name, array in arrays.items()}
         else:
@@ -238,6 +241,42 @@ class DynamicsDataset:
         self.timings["cache_read_s"] = time.perf_counter() - start - sum(self.timings.values())
         return arrays
 
+    def _contract(self) -> datacache.Contract:
+        """What every ``simulate`` call must return, and the dataset named when it does not."""
+        return datacache.Contract(
+            who=self._who(),
+            frame_ndim=self._frame_ndim,
+            state_width=len(self.state_names) or None,
+            finite_hint=self._finite_hint(),
+        )
+
+    def _who(self) -> str:
+        """``dataset 'name' (plugin 'p', class m.C)`` as registered by a loaded plugin, else the
+        class alone (a dataset built directly, before any plugin host)."""
+        cls = type(self)
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        for component in _registered_datasets():
+            if component.factory is cls:
+                return f"dataset '{component.name}' (plugin '{component.plugin}', class {where})"
+        return f"dataset class {where}"
+
+    def _finite_hint(self) -> str:
+        fields = {f.name for f in attrs.fields(type(self.params))}
+        knobs = [f"data.dataset.{f}" for f in sorted(fields) if f.endswith(("_max", "_range"))]
+        steps = [
+            text
+            for field, text in (
+                ("dt", "lower data.dataset.dt"),
+                ("substeps", "raise data.dataset.substeps"),
+            )
+            if field in fields
+        ]
+        ranges = f"narrow the ranges ({', '.join(knobs)})" if knobs else "narrow its ranges"
+        if steps:
+            smaller = " or ".join(steps)
+            return f"An integrator that blows up needs smaller steps: {smaller}, or {ranges}."
+        return f"Fix the dataset's simulate(), or {ranges} under data.dataset."
+
     def _keep_in_memory(self, arrays: dict[str, np.ndarray]) -> bool:
         """``storage``: memory, mmap, or auto (memory up to :data:`MEMORY_LIMIT_BYTES`)."""
         if self.params.storage == "auto":
@@ -247,6 +286,8 @@ class DynamicsDataset:
 
 class VectorDataset(DynamicsDataset):
     """Observations are float vectors of 2-D points (x0, y0, x1, y1, ...)."""
+
+    _frame_ndim = 1  # observations [n, steps, F]
 
     #: half-width of the square drawn in videos, in observation units
     view_extent: ClassVar[float] = 1.2
@@ -303,6 +344,14 @@ class ImageDataset(DynamicsDataset):
         from jepa_framework.render import plot_frame_grid
 
         plot_frame_grid(truth, decoded, path)
+
+
+def _registered_datasets() -> list[Any]:
+    """The datasets of the plugin host if one is built already (never builds one from here)."""
+    from jepa_framework import plugins
+
+    host = plugins.current()
+    return list(host.registry("datasets")) if host is not None else []
 
 
 def describe(dataset: DynamicsDataset) -> dict[str, Any]:

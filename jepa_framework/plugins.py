@@ -15,6 +15,7 @@ import inspect
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -70,6 +71,10 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split()).rstrip(".")
 
 
+def _is_core(module: str) -> bool:
+    return module == "jepa_framework" or module.startswith("jepa_framework.")
+
+
 def _normalize(dist: str) -> str:
     return re.sub(r"[-_.]+", "-", dist).lower()
 
@@ -103,6 +108,10 @@ class PluginHost:
         self.recipes: dict[str, Path] = {}
         self.recipe_providers: dict[str, str] = {}
         self.info: dict[str, PluginInfo] = {}
+        #: Python module -> the plugin whose code it is (see `plugin_of_module`)
+        self.module_owners: dict[str, str] = {}
+        #: id(object) -> (weak reference, component): what `remember` was told was built
+        self._built: dict[int, tuple[Callable[[], Any], Component]] = {}
         self._specs = {
             name: tuple(caller.spec.argnames)
             for name, caller in vars(self.pm.hook).items()
@@ -209,6 +218,66 @@ class PluginHost:
             self.recipes[name] = path
             self.recipe_providers[name] = info.name
             info.components.append(f"recipe:{name}")
+        self._own_modules(info, plugin, components)
+
+    # -- which plugin a piece of code belongs to ---------------------------------------------
+
+    def _own_modules(self, info: PluginInfo, plugin: object, components: list[Component]) -> None:
+        """Record the plugin's modules: its entry point's, its hooks' and its factories' (those
+        in the same top-level package, so a factory that is a torch class names no plugin)."""
+        if isinstance(plugin, ModuleType):
+            home = plugin.__name__
+        else:
+            home = info.module.partition(":")[0] if info.distribution else type(plugin).__module__
+        self._own(home, info.name)
+        top = home.partition(".")[0]
+        code = [getattr(plugin, attr, None) for attr in info.hooks]
+        code += [c.factory for c in components]
+        for obj in code:
+            module = getattr(obj, "__module__", None) or ""
+            if module.partition(".")[0] == top:
+                self._own(module, info.name)
+
+    def _own(self, module: str, plugin: str) -> None:
+        if module and not _is_core(module) and module not in self.module_owners:
+            self.module_owners[module] = plugin
+
+    def plugin_of_module(self, module: str) -> str | None:
+        """The plugin whose code ``module`` is: a recorded module or a submodule of one."""
+        name = module
+        while name:
+            if name in self.module_owners:
+                return self.module_owners[name]
+            name = name.rpartition(".")[0]
+        return None
+
+    def remember(self, obj: Any, component: Component) -> None:
+        """``obj`` was built by ``component``'s factory: an error raised in its methods (or in
+        the classes of its submodules, for a network) is attributed to that component."""
+        key = id(obj)
+        try:
+            ref: Callable[[], Any] = weakref.ref(obj, lambda _, k=key: self._built.pop(k, None))
+        except TypeError:  # not weak-referenceable: keep it (a handful of small objects)
+            ref = lambda o=obj: o  # noqa: E731
+        self._built[key] = (ref, component)
+        home = self.info[component.plugin].module if component.plugin in self.info else ""
+        top = home.partition(":")[0].partition(".")[0]
+        modules = obj.modules() if callable(getattr(obj, "modules", None)) else ()
+        for part in (obj, *modules):
+            module = type(part).__module__
+            if top and module.partition(".")[0] == top:
+                self._own(module, component.plugin)
+
+    def component_of(self, obj: Any) -> Component | None:
+        """The component whose factory built ``obj`` (if `remember` was told), else None."""
+        entry = self._built.get(id(obj))
+        return entry[1] if entry is not None and entry[0]() is obj else None
+
+    def describe_plugin(self, name: str) -> str:
+        """``plugin 'x' (dist 1.0)`` as `jepa plugins` shows it."""
+        info = self.info.get(name)
+        dist = f"{info.distribution} {info.version}".strip() if info else ""
+        return f"plugin '{name}'" + (f" ({dist})" if dist else "")
 
     def _check_hooks(self, plugin: object) -> None:
         """Compare every hookimpl with its hookspec, with a clear message (pluggy's is not)."""
@@ -325,6 +394,11 @@ def host(check: bool = True) -> PluginHost:
         _HOST = PluginHost()
     if check:
         _HOST.check_strict()
+    return _HOST
+
+
+def current() -> PluginHost | None:
+    """The process-wide host if one was built (never builds one)."""
     return _HOST
 
 

@@ -41,11 +41,18 @@ def _describe(path: str, exc: BaseException) -> list[tuple[str, str]]:
     if isinstance(exc, KeyError):
         return [(path, "required key is missing")]
     message = str(exc.args[0]) if exc.args else type(exc).__name__
+    length = re.fullmatch(r"Length of '(\w+)' must be (<=|>=) (\d+): (\d+)", message)
+    if isinstance(exc, ValueError) and length:  # attrs' min_len / max_len, at the field's path
+        least = "at least" if length[2] == ">=" else "at most"
+        return [(_join(path, length[1]), f"must hold {least} {length[3]} item(s), got {length[4]}")]
     validator = re.fullmatch(r"'(\w+)' (must .*)", message, re.S)
     if isinstance(exc, ValueError) and validator:  # an attrs validator: 'x' must be >= 1: 0
-        path, message = _join(path, validator[1]), validator[2]
+        parent, path, message = path, _join(path, validator[1]), validator[2]
         rule, sep, value = message.partition(": ")
         op, _, bound = rule.removeprefix("must be ").partition(" ")
+        sibling = re.fullmatch(r"([A-Za-z_]\w*) (\(.*\))", bound, re.S)
+        if op in _COMPARISONS and sibling:  # validators.at_most: '<= radius_max (1.0)'
+            bound = f"{_join(parent, sibling[1])} {sibling[2]}"
         rule = f"must be {_COMPARISONS[op]} {bound}" if op in _COMPARISONS else rule
         message = f"{rule}, got {value}" if sep else rule
         options = exc.args[2] if len(exc.args) >= 4 else None
@@ -88,6 +95,9 @@ def recipe_error(
         line = f"{path or 'top level'}: {message}"
         line = line if len(line) <= 300 else f"{line[:297]}..."
         text = _override_at(path, overrides)
+        sibling = re.match(rf"must be (?:{'|'.join(_COMPARISONS.values())}) ([\w.]+) \(", message)
+        if text is None and sibling:  # 'x_min: must be at most x_max (1.0)': x_max's override
+            text = _override_at(sibling[1], overrides)
         lines.append(line if text is None else f"{line} [command-line override {short(text)}]")
     if overrides:
         source += " with command-line overrides"

@@ -1,7 +1,15 @@
-"""Drawing helpers: video frames, comparison plots and the mp4 writer."""
+"""Drawing helpers: video frames, comparison plots and the mp4 writer.
+
+The writers here write exactly the path they are given and raise ``OSError`` when that fails
+(ffmpeg's own failures included); the run's artifact writers give them a temporary path and
+rename it into place (:func:`jepa_framework.checkpoint.atomic_path`).
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -65,34 +73,95 @@ def upscale_frames(obs: torch.Tensor, size: int) -> np.ndarray:
     return frames.permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 4) -> np.ndarray:
-    """Two frame stacks [T, h, w, 3] -> [T, h', 2w + gap, 3], padded to even sizes for H.264."""
+#: pixels of the caption band above captioned videos
+CAPTION_HEIGHT = 14
+
+
+def side_by_side(
+    left: np.ndarray, right: np.ndarray, gap: int = 4, captions: tuple[str, str] | None = None
+) -> np.ndarray:
+    """Two frame stacks [T, h, w, 3] -> [T, h', 2w + gap, 3], padded to even sizes for H.264.
+
+    With ``captions`` (left, right), a white band above the panels names each side and counts
+    frames ("{left}" / "{right}, frame k/T"), so the video reads without the README.
+    """
     t, h, w, _ = left.shape
-    out = np.full((t, h + h % 2, 2 * w + gap + (2 * w + gap) % 2, 3), 255, dtype=np.uint8)
-    out[:, :h, :w] = left
-    out[:, :h, w + gap : 2 * w + gap] = right
+    top = CAPTION_HEIGHT if captions else 0
+    rows, cols = top + h, 2 * w + gap
+    out = np.full((t, rows + rows % 2, cols + cols % 2, 3), 255, dtype=np.uint8)
+    out[:, top : top + h, :w] = left
+    out[:, top : top + h, w + gap : 2 * w + gap] = right
+    if captions:
+        _caption(out, captions, w + gap)
     return out
 
 
+def _caption(frames: np.ndarray, captions: tuple[str, str], right_x: int) -> None:
+    """Draw the two captions and the frame count into the band above each frame, in place."""
+    from PIL import Image, ImageDraw
+
+    for k, frame in enumerate(frames):
+        band = Image.fromarray(frame[:CAPTION_HEIGHT])
+        draw = ImageDraw.Draw(band)
+        draw.text((2, 1), captions[0], fill=(0, 0, 0))
+        draw.text((right_x + 2, 1), f"{captions[1]}, frame {k + 1}/{len(frames)}", fill=(0, 0, 0))
+        frame[:CAPTION_HEIGHT] = np.asarray(band)
+
+
+#: failures ffmpeg reports in strerror's words (full disk, quota, permission, read-only disk)
+_FFMPEG_ERRNOS = {
+    os.strerror(e): e for e in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS)
+}
+
+
 def write_video(frames: np.ndarray, path: Path, fps: int) -> None:
-    """uint8 frames [T, h, w, 3] -> H.264 mp4 (yuv420p, plays in browsers) via imageio-ffmpeg."""
+    """uint8 frames [T, h, w, 3] -> H.264 mp4 (yuv420p, plays in browsers), with the ffmpeg
+    that imageio-ffmpeg ships.
+
+    ffmpeg's exit status and error output are checked: a failure (a full disk while it writes
+    the trailer, say) raises ``OSError`` with ffmpeg's reason, errno ENOSPC for a full disk.
+    """
     import imageio_ffmpeg
 
     t, h, w, _ = frames.shape
-    writer = imageio_ffmpeg.write_frames(
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-f", "rawvideo",
+        "-vcodec", "rawvideo",
+        "-s", f"{w}x{h}",
+        "-pix_fmt", "rgb24",
+        "-r", str(fps),
+        "-i", "-",
+        "-an",
+        "-vcodec", "libx264",
+        "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart",
+        "-v", "error",
+        "-hide_banner",
         str(path),
-        (w, h),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_out="yuv420p",
-        macro_block_size=2,
-        output_params=["-movflags", "+faststart"],
-        ffmpeg_log_level="error",
+    ]  # fmt: skip
+    raw = np.ascontiguousarray(frames, dtype=np.uint8)
+    done = subprocess.run(
+        cmd, input=memoryview(raw).cast("B"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        detail = lines[-1] if lines else f"ffmpeg exited with status {done.returncode}"
+        code = next((e for text, e in _FFMPEG_ERRNOS.items() if text in "\n".join(lines)), None)
+        if code is not None:
+            raise OSError(code, os.strerror(code))
+        raise OSError(errno.EIO, f"ffmpeg failed (exit status {done.returncode}): {detail}")
+
+
+def _save_figure(plt, fig, path: Path) -> None:
+    """``savefig`` into exactly ``path`` (its format from the suffix); the figure is closed
+    even when the write fails."""
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(
@@ -110,9 +179,7 @@ def plot_curves(
             ax.set_title(f"trajectory {i}, {dims[d]}", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(plt, fig, path)
 
 
 def plot_frame_grid(truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> None:
@@ -135,13 +202,21 @@ def plot_frame_grid(truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> N
                 ax.set_yticks([])
                 if c == 0:
                     ax.set_ylabel(label, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    shown = pairs * cols
+    error = (decoded[:shown] - truth[:shown]).pow(2).mean().item()
+    blank = truth[:shown].pow(2).mean().item()
+    fig.suptitle(
+        f"decoded from the frozen latents: pixel MSE {error:.3g}, {error / max(blank, 1e-12):.0%} "
+        f"of a blank (all-black) frame's {blank:.3g} (100 % = no better than blank)",
+        fontsize=8,
+    )
+    _save_figure(plt, fig, path)
 
 
 def plot_loss_curves(histories: dict[str, list[dict[str, float]]], path: Path) -> None:
     """One panel per phase: train and validation loss per epoch (log scale)."""
+    from matplotlib.ticker import MaxNLocator
+
     phases = [p for p, h in histories.items() if h]
     plt, fig, axes = _figure(1, max(1, len(phases)), (4.5 * max(1, len(phases)), 3.2))
     for ax, phase in zip(axes[0], phases, strict=False):
@@ -155,7 +230,7 @@ def plot_loss_curves(histories: dict[str, list[dict[str, float]]], path: Path) -
             ax.set_yscale("log")
         ax.set_title(f"{phase} phase")
         ax.set_xlabel("epoch")
+        ax.set_ylabel("loss" + (" (log scale)" if ax.get_yscale() == "log" else ""))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(plt, fig, path)

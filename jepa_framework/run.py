@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,90 @@ def new_run_dir(root: Path, name: str) -> Path:
             except FileExistsError:
                 continue
     except OSError as exc:
+        fix = (
+            "Free some space, or choose another folder with output.dir=PATH."
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "Choose a writable folder with output.dir=PATH."
+        )
         raise JepaError(
-            f"cannot create a run folder under {root} (output.dir): "
-            f"{exc.strerror or exc}. Choose a writable folder with output.dir=PATH."
+            f"cannot create a run folder under {root} (output.dir): {exc.strerror or exc}. {fix}"
         ) from None
     raise JepaError(f"could not create a fresh run directory under {root}; clean it up.")
+
+
+def discard_new_run_dir(path: Path) -> bool:
+    """Remove a run folder whose very first files could not be written; ``True`` if it is gone.
+
+    Only this run's own first files are removed (config.yaml, run.log, leftover temporaries)
+    and the folder only if that leaves it empty: nothing anyone else wrote is ever deleted.
+    """
+    for name in ("config.yaml", "run.log", *(p.name for p in path.glob(".*-*.tmp*"))):
+        with contextlib.suppress(OSError):
+            (path / name).unlink(missing_ok=True)
+    try:
+        path.rmdir()
+    except OSError:
+        return not path.exists()
+    return True
+
+
+@attrs.define(eq=False)
+class FolderWatch:
+    """What a run folder held once the run had started, to notice it being deleted under it.
+
+    ``rm -r`` racing the run can remove its files (config.yaml, run.log, a tracker's
+    scalars.jsonl) while the run keeps writing others; :meth:`check` raises a clear error
+    naming what was lost instead of letting the run report success in a gutted folder.
+    """
+
+    path: Path
+    identity: tuple[int, int]
+    names: set[str]
+
+    @classmethod
+    def of(cls, path: Path) -> FolderWatch:
+        from jepa_framework.checkpoint import folder_gone_error
+
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise folder_gone_error(path, "as the run started") from None
+        return cls(path, (st.st_dev, st.st_ino), _own_names(path))
+
+    def lost(self) -> list[str] | None:
+        """Files gone since the watch began (or learned of them); ``None``: the folder is gone."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        if (st.st_dev, st.st_ino) != self.identity:  # deleted, and made again by someone
+            return None
+        return sorted(self.names - _own_names(self.path))
+
+    def check(self, when: str) -> None:
+        """Raise if anything the run wrote is gone; then also watch what it wrote since."""
+        from jepa_framework.checkpoint import folder_gone_error
+
+        lost = self.lost()
+        if lost is None:
+            raise folder_gone_error(self.path, when, sorted(self.names))
+        if lost:
+            kept = sorted(_own_names(self.path))
+            raise JepaError(
+                f"files of the run in {self.path} were deleted {when}: {', '.join(lost)} "
+                f"{'is' if len(lost) == 1 else 'are'} gone (kept: {', '.join(kept) or 'nothing'}"
+                f"). The run is stopped, as it could not end complete: start it again from its "
+                f"recipe with `jepa run RECIPE`."
+            )
+        self.names |= _own_names(self.path)
+
+
+def _own_names(path: Path) -> set[str]:
+    """The names in a run folder, less the temporary files of writes under way."""
+    try:
+        return {p.name for p in path.iterdir() if not (p.name.startswith(".") and ".tmp" in p.name)}
+    except FileNotFoundError:
+        return set()
 
 
 class _RunLogHandler(logging.FileHandler):
@@ -72,6 +154,7 @@ class Run:
     trackers: list[Any] = attrs.Factory(list)
     hook: Any = None
     state: dict[str, Any] = attrs.Factory(dict)  # trackers may keep e.g. their run id here
+    watch: FolderWatch | None = None  # the main rank's: the run folder's files, kept whole
 
     @property
     def name(self) -> str:
@@ -103,11 +186,15 @@ class Run:
             log.warning("a plugin's on_run_end failed while reporting a failed run: %s", exc)
 
     def _each_tracker(self, method: str, *args: Any) -> None:
+        """Call ``method`` on every tracker; a failure never kills training. The first failure
+        of a tracker is one warning on stderr naming its plugin; the rest go to run.log."""
+        from jepa_framework.faults import tracker_failed
+
         for tracker in self.trackers:
             try:
                 getattr(tracker, method)(*args)
-            except Exception as exc:  # a tracker failure never kills training
-                log.warning("tracker %s failed in %s: %s", type(tracker).__name__, method, exc)
+            except Exception as exc:
+                tracker_failed(tracker, method, exc)
 
     def epoch_end(self, phase: str, epoch: int, metrics: dict[str, float], step: int) -> None:
         log.info(
@@ -116,3 +203,5 @@ class Run:
         self.log_scalars({f"{phase}/{k}": v for k, v in metrics.items()}, step)
         if self.hook is not None:
             self.hook.on_epoch_end(run=self, phase=phase, epoch=epoch, metrics=metrics)
+        if self.watch is not None:  # before the checkpoint of this epoch is written
+            self.watch.check(f"while the run was training ({phase} epoch {epoch})")

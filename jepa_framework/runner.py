@@ -30,8 +30,9 @@ from jepa_framework.assemble import Assembly, assemble
 from jepa_framework.checkpoint import TrainState, is_finished, resume_state
 from jepa_framework.data import describe
 from jepa_framework.distributed import barrier, broadcast_object, teardown
+from jepa_framework.errors import JepaError
 from jepa_framework.recipe import Recipe, dump_recipe, load_recipe, unstructure_recipe
-from jepa_framework.run import Run, attach_log_file, new_run_dir
+from jepa_framework.run import FolderWatch, Run, attach_log_file, discard_new_run_dir, new_run_dir
 from jepa_framework.seeds import derive_seed
 from jepa_framework.training import Trainer
 
@@ -53,9 +54,20 @@ def provenance(host: Any) -> str:
 
 def resume_run(run_dir: Path, host: Any) -> bool:
     """Continue an interrupted run from its checkpoint; ``False`` when it had already finished
-    (a requeued job that already finished has nothing to do, which is not an error)."""
+    (a requeued job that already finished has nothing to do, which is not an error).
+
+    A finished run whose models/ lost files gets them back from its checkpoint (which holds
+    the final weights) and counts as done (``True``).
+    """
     if is_finished(run_dir):
-        return False
+        from jepa_framework.artifacts import missing_models
+
+        if not missing_models(run_dir):
+            return False
+        from jepa_framework.evaluate.loading import load_run
+
+        load_run(run_dir, host)  # restores models/ from checkpoint.pt
+        return True
     recipe, _ = load_recipe(str(run_dir / CONFIG_NAME), registries=host)
     run_recipe(recipe, host, resume_dir=run_dir)
     return True
@@ -98,11 +110,26 @@ def _run_main(
     state: TrainState | None,
     started: float,
 ) -> None:
-    """The main rank's part: run directory, log, observers, training, artifacts, evaluation."""
-    handler = attach_log_file(run_dir / "run.log")
-    try:
-        if state is None:
+    """The main rank's part: run directory, log, observers, training, artifacts, evaluation.
+
+    A fresh run's folder is removed again when its first files (config.yaml, run.log) cannot be
+    written, so a full disk leaves no half-made run behind. Once the observers have started,
+    the folder is watched: files of the run deleted under it (``rm -r`` racing the run) stop it
+    with an error naming them, never a success in a gutted folder.
+    """
+    if state is None:
+        try:
             write_config(run_dir, dump_recipe(recipe, provenance(host)))
+            handler = attach_log_file(run_dir / "run.log")
+        except JepaError as exc:
+            gone = discard_new_run_dir(run_dir)
+            raise JepaError(
+                f"{exc} The new run folder {run_dir} was "
+                f"{'removed again (nothing else had been written there)' if gone else 'left'}."
+            ) from None
+    else:
+        handler = attach_log_file(run_dir / "run.log")
+    try:
         run = Run(recipe, run_dir, assembly.trackers, host.hook)
         if state is not None:
             run.state.update(state.tracker_state)
@@ -123,16 +150,20 @@ def _run_main(
         )
         run.start()
         try:
+            run.watch = FolderWatch.of(run_dir)
             trainer = Trainer.create(recipe, assembly, run)
             trainer.fit(state)
+            run.watch.check("while the run was training")
             metrics = write_artifacts(recipe, assembly, trainer, run_dir)
             metrics["data_seconds"] = {"total": assembly.data_seconds, **assembly.dataset.timings}
             metrics["wall_time_s"] = time.perf_counter() - started
+            run.watch.check("while the run was writing its artifacts")
             write_json(run_dir / METRICS_NAME, metrics)
             if recipe.eval.enabled:
                 from jepa_framework.evaluate import evaluate
 
                 evaluate(recipe, assembly, run_dir, host, trainer.plans["jepa"])
+            run.watch.check("before the run ended")
         except BaseException as exc:  # every observer learns that the run failed, then it goes on
             run.fail(exc)
             raise

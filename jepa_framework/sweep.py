@@ -85,7 +85,13 @@ def split_top_level(value: str) -> list[str]:
 
 
 def split_axes(overrides: Sequence[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Fixed overrides and grid axes (key, values) in command-line order."""
+    """Fixed overrides and grid axes (key, values) in command-line order.
+
+    A key given as an axis may appear only once (``seed=0,1 seed=2,3`` would keep the last
+    axis and silently drop the first; a fixed ``seed=5`` beside ``seed=0,1`` would be
+    overridden), and an axis may not repeat a value (``seed=0,0`` would run one recipe twice
+    and count it as two seeds): both are refused.
+    """
     fixed, axes = [], []
     for text in overrides:
         key, sep, value = text.partition("=")
@@ -93,10 +99,38 @@ def split_axes(overrides: Sequence[str]) -> tuple[list[str], list[tuple[str, lis
         if len(values) > 1:
             if any(not v for v in values):
                 raise JepaError(f"sweep axis '{text}' has an empty value.")
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise JepaError(
+                    f"sweep axis '{key.strip()}' repeats the value(s) "
+                    f"{', '.join(repr(v) for v in repeated)}; each run of a sweep must differ, "
+                    f"so give every value once."
+                )
             axes.append((key.strip(), values))
         else:
             fixed.append(text)
+    _check_unrepeated(fixed, axes)
     return fixed, axes
+
+
+def _check_unrepeated(fixed: list[str], axes: list[tuple[str, list[str]]]) -> None:
+    """Refuse an axis key given twice, or given as a fixed override as well."""
+    fixed_keys = {text.partition("=")[0].strip() for text in fixed}
+    seen: set[str] = set()
+    for key, values in axes:
+        if key in seen:
+            given = [",".join(v) for k, v in axes if k == key]
+            raise JepaError(
+                f"sweep key '{key}' is given more than once ({' and '.join(given)}); only the "
+                f"last would be used. Give it once with every value: "
+                f"{key}={','.join(dict.fromkeys(v for k, vs in axes if k == key for v in vs))}."
+            )
+        if key in fixed_keys:
+            raise JepaError(
+                f"sweep key '{key}' is both a grid axis ({key}={','.join(values)}) and a fixed "
+                f"override; the axis would override it. Give the key once."
+            )
+        seen.add(key)
 
 
 def short_key(key: str) -> str:
@@ -125,11 +159,22 @@ class Point:
 def plan(recipe: str, overrides: Sequence[str], registries: Any) -> list[Point]:
     """Every grid point's recipe, validated up front so a typo fails before any training."""
     fixed, axes = split_axes(overrides)
-    points = []
+    points: list[Point] = []
     for combo in itertools.product(*(values for _, values in axes)):
         values = {key: value for (key, _), value in zip(axes, combo, strict=True)}
         point_overrides = fixed + [f"{k}={v}" for k, v in values.items()]
         resolved, _ = load_recipe(recipe, point_overrides, registries)
+        same = next((p for p in points if p.recipe == resolved), None)
+        if same is not None:  # e.g. seed=0,00: two spellings of one value
+            differ = ", ".join(
+                f"{k}={same.values[k]} and {k}={values[k]}"
+                for k in values
+                if values[k] != same.values[k]
+            )
+            raise JepaError(
+                f"sweep values {differ} give the same recipe, so the sweep would run it twice "
+                f"and count it as two runs; give each value once."
+            )
         points.append(Point(values, resolved))
     return points
 
@@ -294,18 +339,20 @@ def collect(run_dir: Path) -> dict[str, Any]:
     return row
 
 
-def _stats(values: list[Any]) -> tuple[float, float] | None:
+def _stats(values: list[Any]) -> tuple[float, float | None] | None:
+    """(mean, std) of the numbers among ``values``; the std is ``None`` for a single number,
+    which has no spread to report (a "± 0" would claim one)."""
     nums = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     if not nums:
         return None
-    return statistics.fmean(nums), statistics.stdev(nums) if len(nums) > 1 else 0.0
+    return statistics.fmean(nums), statistics.stdev(nums) if len(nums) > 1 else None
 
 
-def _cell(stat: tuple[float, float] | None) -> str:
+def _cell(stat: tuple[float, float | None] | None) -> str:
     if stat is None:
         return "—"
     mean, std = stat
-    return f"{mean:.3g} ± {std:.2g}"
+    return f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.2g}"
 
 
 def _groups(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple, list[dict[str, Any]]]:
@@ -337,7 +384,8 @@ def write_tables(rows: list[dict[str, Any]], axes: list[str], sweep_dir: Path) -
         entry: dict[str, Any] = dict(zip(heads, names, strict=True))
         entry.update(runs=len(members), failed=len(members) - len(ok))
         for key, _ in COLUMNS:
-            entry[f"{key}_mean"], entry[f"{key}_std"] = stats[key] or ("", "")
+            mean, std = stats[key] or ("", "")
+            entry[f"{key}_mean"], entry[f"{key}_std"] = mean, "" if std is None else std
         csv_rows.append(entry)
     md.extend(_baseline_rows(rows, len(heads)))
     text = "\n".join(md) + "\n"

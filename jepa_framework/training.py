@@ -138,6 +138,7 @@ class Phase:
     validate: Any  # () -> metrics on the fixed validation batch
     after_step: Any = None  # (phase_step, total_steps) -> more terms to log
     lr_key: str = "train.lr"  # the recipe key to lower when this phase diverges
+    last_batch: Any = None  # the latest training batch (the non-finite hint checks it)
 
 
 @attrs.define(eq=False)
@@ -376,6 +377,7 @@ class Trainer:
             phase.objective.train()  # validation at the end of each epoch switches to eval
             tick = time.perf_counter()  # throughput counts batch gathering, not validation
             for i, clips in enumerate(phase.clips, start=1):
+                phase.last_batch = clips
                 with autocast(device, cfg.precision):
                     loss, terms = phase.objective(clips)[:2]
                 optimisation.step(loss)
@@ -455,10 +457,51 @@ class Trainer:
         clip = self.recipe.train.grad_clip
         clip_hint = "a lower train.grad_clip" if clip > 0 else "train.grad_clip=1.0 (it is off)"
         regularizer = ", or another objective.regularizer" if phase.name == "jepa" else ""
+        cause = self._likely_cause(phase)
+        if cause.startswith("non-finite data"):
+            fix = f"Fix the data (data.dataset.name '{self.recipe.data.dataset.name}')"
+        elif cause:
+            fix = (
+                f"Start a new run with a larger data.dataset.size or another train.batch_size "
+                f"(then, if it still diverges, a lower {phase.lr_key}, now {phase.lr:g})"
+            )
+        else:
+            fix = (
+                f"Start a new run with a lower {phase.lr_key} (now {phase.lr:g}) or {clip_hint}"
+                f"{regularizer}"
+            )
         raise TrainingError(
-            f"the {phase.name} {what} {where}(epoch {epoch}); stopping. {kept}. Start a new run "
-            f"with a lower {phase.lr_key} (now {phase.lr:g}) or {clip_hint}{regularizer}."
+            f"the {phase.name} {what} {where}(epoch {epoch}); stopping. {kept}. "
+            + (f"Likely cause: {cause}. " if cause else "")
+            + f"{fix}."
         )
+
+    def _likely_cause(self, phase: Phase) -> str:
+        """What the divergence most likely comes from, where it can be seen: non-finite data in
+        the latest or the validation batch, one-sample batches, a training set smaller than two
+        batches; "" when none of these (then the learning rate is the usual suspect)."""
+        validation = {"jepa": self.val_batch, "decoder": self.val_windows}.get(phase.name)
+        for which, batch in (("training", phase.last_batch), ("validation", validation)):
+            floats = isinstance(batch, torch.Tensor) and batch.is_floating_point()
+            if floats and not bool(torch.isfinite(batch).all()):
+                return f"non-finite data: the {which} batch holds NaN or infinite values"
+        if phase.name != "jepa":  # the other phases' losses use no batch statistics
+            return ""
+        n_train, n_val = len(self.clips.indices), len(self.val_indices)
+        batch_size = phase.clips.batch_size
+        size = f"data.dataset.size {getattr(self.recipe.data.dataset.params, 'size', '?')}"
+        if batch_size == 1 or n_train % batch_size == 1 or n_val == 1:
+            return (
+                f"one-sample batches ({size}: {n_train} training and {n_val} validation "
+                f"trajectories, batches of {batch_size}): batch statistics, such as a "
+                f"regularizer's variance, are undefined on one sample"
+            )
+        if n_train < 2 * batch_size:
+            return (
+                f"a tiny dataset ({size}: {n_train} training trajectories, fewer than two "
+                f"batches of {batch_size}), so each epoch is one or two noisy steps"
+            )
+        return ""
 
     # --- results --------------------------------------------------------------------------------
 

@@ -48,6 +48,33 @@ def fraction(*, open_low: bool = False, open_high: bool = False) -> list[Any]:
     return [gt(0) if open_low else ge(0), lt(1) if open_high else le(1)]
 
 
+def at_most(other: str) -> Any:
+    """A field validator: the value is at most field ``other`` of the same instance.
+
+    For min/max pairs, on the ``_min`` field: ``radius_min: float = attrs.field(default=0.5,
+    validator=[*between(0, 100), at_most("radius_max")])``. attrs sets every field before it runs
+    any validator, so ``other`` may come later in the class. The message keeps attrs' form
+    (``'radius_min' must be <= radius_max (1.0): 2.0``), which a recipe reports as
+    ``data.dataset.radius_min: must be at most data.dataset.radius_max (1.0), got 2.0``. When
+    ``other`` fails its own validators, only that problem is reported.
+    """
+
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        bound = getattr(instance, other)
+        if value <= bound:
+            return
+        bound_field = attrs.fields_dict(type(instance)).get(other)
+        if bound_field is not None and bound_field.validator is not None:
+            try:
+                bound_field.validator(instance, bound_field, bound)
+            except ValueError:
+                return  # reported at ``other``; comparing with a refused value says nothing
+        raise ValueError(f"'{attribute.name}' must be <= {other} ({bound}): {value}")
+
+    check.__name__ = check.__qualname__ = f"at_most_{other}"
+    return check
+
+
 #: a run name is used as a folder name: plain characters, no separators, no leading dot or dash
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]{0,199}")
 
@@ -70,9 +97,13 @@ def path_text(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
         )
 
 
+#: a device name in a recipe or the Python API (whether it exists is checked when it is used)
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
+
+
 def device_name(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
     """auto, cpu, mps, cuda or cuda:N (whether it exists is checked when the run starts)."""
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", value):
+    if not DEVICE_PATTERN.fullmatch(value):
         raise ValueError(f"'{attribute.name}' must be auto, cpu, mps, cuda or cuda:N: {value!r}")
 
 

@@ -54,6 +54,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.ridge",
         "evaluate.baselines",
         "evaluate.supervised",
+        "faults",
     },
     3: {  # building, training, writing and evaluating
         "assemble",
@@ -72,6 +73,7 @@ LAYERS: dict[int, set[str]] = {
         "evaluate.comparison",
         "evaluate.report",
         "evaluate.loading",
+        "evaluate.sizing",
     },
     4: {"runner", "sweep", "launch"},  # orchestration
     5: {"cli", "__main__", "scaffold", "testing", "api"},  # the command line and its helpers

@@ -9,7 +9,9 @@ def test_the_two_paths_are_timed_on_one_encoder_and_give_the_same_latents(benchm
     bench = benchmark_script("bench_framewise")
     with one_torch_thread():
         # measure() itself fails when the two paths' latents differ
-        result = bench.measure("pendulum_image_long", size=8, steps=1, repeats=1)
+        result = bench.measure(
+            "pendulum_image_long", size=20, steps=1, repeats=1, overrides=("train.batch_size=6",)
+        )
     assert (result["history"], result["rollout"]) == (3, 3)
     timed = ("step_framewise", "step_windows", "latents_framewise", "latents_windows")
     assert all(0 < result[key] < float("inf") for key in timed)

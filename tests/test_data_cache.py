@@ -74,7 +74,7 @@ def test_a_simulate_that_changes_shape_between_chunks_is_a_plugin_error(monkeypa
             return Trajectories(obs, obs)
 
     with pytest.raises(
-        PluginError, match=r"Shifty.simulate returned observations of float32 \[4\] per"
+        PluginError, match=r"Shifty: simulate returned observations of float32 \[3\] per frame in"
     ):
         Shifty(DatasetParams(size=4, sequence_length=3, cache=False))
 
@@ -127,7 +127,7 @@ def test_a_corrupt_byte_of_the_right_size_file_is_caught_by_the_checksum(tmp_pat
     path.write_bytes(bytes(raw))
     with caplog.at_level(logging.WARNING):
         second = PendulumImageDataset(params, cache_dir=tmp_path)
-    assert "corrupt or partial" in caplog.text
+    assert "is corrupt in chunk(s) 0 of 1" in caplog.text
     assert torch.equal(first.observations, second.observations)
 
 

@@ -88,7 +88,7 @@ def test_a_fresh_package_ships_its_recipe_installs_and_passes_its_own_tests(tmp_
             timeout=300,
         )
         assert tests.returncode == 0, tests.stdout + tests.stderr
-        assert "4 passed" in tests.stdout
+        assert "5 passed" in tests.stdout
     finally:
         uninstall = [*tool, "uninstall", *python, "vdp-osc"]
         subprocess.run(uninstall + ([] if python else ["-y"]), check=True, capture_output=True)

@@ -184,3 +184,11 @@ def test_a_long_grid_label_is_shortened_to_a_unique_valid_run_name():
     long_b = Point({"tracking.0.filename": "a" * 299 + "b"}, recipe=None)
     assert len(long_a.label) == MAX_LABEL and long_a.label != long_b.label
     assert Point({"seed": "1"}, recipe=None).label == "seed-1"
+
+
+def test_a_single_run_has_a_mean_and_no_claimed_spread():
+    from jepa_framework.sweep import _cell, _stats
+
+    assert _cell(_stats([3.0])) == "3"
+    assert _cell(_stats([3.0, 5.0])) == "4 ± 1.4"
+    assert _cell(_stats([None])) == "—"

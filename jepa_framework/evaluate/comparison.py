@@ -82,8 +82,11 @@ def plot_comparison(panels: list[Panel], path: Path, title: str = "", dpi: int =
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     names = list(dict.fromkeys(n for p in panels for n in p.series))
+    ncol = 4
+    legend_rows = -(-(len(names) + 1) // ncol)  # +1: the threshold line
+    height = 3.8 + 0.22 * legend_rows
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False)
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     colours = {n: cmap(i % cmap.N) for i, n in enumerate(names)}
     for ax, panel in zip(axes[0], panels, strict=True):
@@ -97,13 +100,27 @@ def plot_comparison(panels: list[Panel], path: Path, title: str = "", dpi: int =
             if len(curves) > 1:
                 ax.fill_between(h, low, high, color=colour, alpha=0.2, lw=0)
         if panel.threshold is not None:
-            ax.axhline(panel.threshold, color="grey", lw=0.8, ls=":")
+            ax.axhline(panel.threshold, color="grey", lw=0.8, ls=":", label="VPT threshold")
         ax.set(title=panel.title, xlabel="horizon (frames)", ylabel=panel.ylabel, yscale="log")
         ax.grid(alpha=0.3, lw=0.4)
-        ax.legend(fontsize=7)
+    # one legend for every panel, below them, so it never covers a curve
+    handles: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    if handles:
+        fig.subplots_adjust(bottom=(0.6 + 0.22 * legend_rows) / height)
+        fig.legend(
+            handles.values(),
+            handles.keys(),
+            loc="lower center",
+            ncol=ncol,
+            fontsize=7,
+            frameon=False,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)

@@ -1,4 +1,5 @@
-"""Rebuild a finished run from its directory: config.yaml, then models/*.pt."""
+"""Rebuild a finished run from its directory: config.yaml, then models/*.pt (restored from
+checkpoint.pt first when a finished run's models/ lost files)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ from typing import Any
 
 import attrs
 
-from jepa_framework.artifacts import CONFIG_NAME, MODELS_DIR, load_models, missing_models
+from jepa_framework.artifacts import (
+    CONFIG_NAME,
+    MODELS_DIR,
+    load_models,
+    missing_models,
+    restore_models,
+)
 from jepa_framework.assemble import Assembly, assemble
+from jepa_framework.checkpoint import is_finished
 from jepa_framework.errors import JepaError
-from jepa_framework.recipe import Recipe, load_recipe
+from jepa_framework.recipe import Recipe, load_recipe, unstructure_recipe
 
 
 def load_run(run_dir: Path, host: Any = None, device: str | None = None) -> tuple[Recipe, Assembly]:
     """The run's recipe and its components with trained weights (trackers are not built).
 
     ``device`` overrides the recipe's ``train.device`` (e.g. ``"cpu"`` for a run trained on GPU).
+    A finished run missing files under models/ has them written again from its checkpoint.
     """
     if host is None:
         from jepa_framework.plugins import host as make_host
@@ -25,7 +34,7 @@ def load_run(run_dir: Path, host: Any = None, device: str | None = None) -> tupl
     if not (run_dir / CONFIG_NAME).exists():
         raise JepaError(f"{run_dir} is not a run directory: it holds no {CONFIG_NAME}.")
     missing = missing_models(run_dir)
-    if missing:
+    if missing and not is_finished(run_dir):
         raise JepaError(
             f"{run_dir} has no trained weights ({', '.join(missing)} missing under "
             f"{MODELS_DIR}/): the run did not finish. Resume it with "
@@ -36,5 +45,8 @@ def load_run(run_dir: Path, host: Any = None, device: str | None = None) -> tupl
     if device is not None:
         built = attrs.evolve(built, train=attrs.evolve(built.train, device=device))
     assembly = assemble(built, host, trackers=False)
-    load_models(assembly.model, assembly.decoder, run_dir)
+    if missing:
+        restore_models(assembly.model, assembly.decoder, run_dir, unstructure_recipe(recipe))
+    else:
+        load_models(assembly.model, assembly.decoder, run_dir)
     return recipe, assembly

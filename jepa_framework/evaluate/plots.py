@@ -51,23 +51,56 @@ def plot_forecast(report: dict[str, Any], panels: Sequence[Panel], path: Path) -
     plt.close(fig)
 
 
+#: lowest R² the probe figure shows: below -1 a reading is worse than predicting the mean by more
+#: than the variable's own variance, and the value itself (it can be -66,000) says nothing more
+R2_FLOOR = -1.0
+
+
 def plot_probe(report: dict[str, Any], path: Path) -> None:
-    """Mean and per-variable probe R² on latents predicted k steps ahead; random encoder at k=0."""
+    """Mean and per-variable probe R² on latents predicted k steps ahead; random encoder at k=0.
+
+    Values below :data:`R2_FLOOR` are drawn on the floor with a down-pointing marker and the
+    figure says so, so a diverging rollout leaves a readable plot rather than an empty one.
+    """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     probe = report["probe"]
     ahead = probe["ahead"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for name, curve in ahead["r2"].items():
-        ax.plot(ahead["k"], curve, lw=1, alpha=0.7, label=name)
-    ax.plot(ahead["k"], ahead["r2_mean"], "k-", lw=2.5, label="mean")
+    k = ahead["k"]
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    clipped = False
+    for name, curve in [*ahead["r2"].items(), ("mean", ahead["r2_mean"])]:
+        shown = [max(R2_FLOOR, v) for v in curve]
+        mean = name == "mean"
+        (line,) = ax.plot(
+            k,
+            shown,
+            "k-" if mean else "-",
+            lw=2.5 if mean else 1,
+            alpha=1 if mean else 0.7,
+            label=name,
+        )
+        below = [(x, R2_FLOOR) for x, v in zip(k, curve, strict=True) if v < R2_FLOOR]
+        if below:
+            clipped = True
+            ax.plot(*zip(*below, strict=True), "v", color=line.get_color(), ms=6)
     ax.axhline(
-        probe["random_encoder"]["r2_mean"], color="gray", ls=":", label="random encoder (k=0)"
+        probe["random_encoder"]["r2_mean"], color="gray", ls=":", label="random encoder, mean (k=0)"
     )
-    ax.set(title="linear probe R² of predicted latents", xlabel="steps ahead k", ylabel="R²")
-    # R² of a diverging rollout falls without bound; below -1 it only says "worse than the mean"
-    ax.set_ylim(max(-1.0, min(-0.1, min(ahead["r2_mean"]) - 0.05)), 1.02)
+    ax.axhline(0.0, color="black", lw=0.5)
+    xlabel = "steps ahead k (k = 0: the encoded context)"
+    if clipped:
+        xlabel += f"\n▼ R² below {R2_FLOOR:g} (worse than the mean), drawn at {R2_FLOOR:g}"
+    ax.set(
+        title=f"linear probe R² of latents predicted k steps ahead (k = {k[0]}..{k[-1]})",
+        xlabel=xlabel,
+        ylabel="R² on held-out trajectories\n(1 = exact, 0 = no better than the mean)",
+    )
+    ax.set_ylim(R2_FLOOR - 0.05, 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

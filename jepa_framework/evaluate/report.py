@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import torch
 
-from jepa_framework.artifacts import write_json
+from jepa_framework.artifacts import write_json, writing
 from jepa_framework.assemble import Assembly, build, random_encoder, shapes_of
 from jepa_framework.batches import Clips
 from jepa_framework.data import DynamicsDataset
@@ -293,9 +293,13 @@ def evaluate(
     report["budget_curve"] = budget_curve(report, plan, run_dir)
     report["eval_seconds"] = time.perf_counter() - started
     write_json(run_dir / "eval.json", report)
-    plot_forecast(report, dataset.observation_space.panels, run_dir / "forecast_eval.png")
-    plot_probe(report, run_dir / "probe_r2.png")
-    plot_budget_curve(report, run_dir / "budget_curve.png")
+    with writing(run_dir / "forecast_eval.png") as tmp:  # each figure written atomically
+        plot_forecast(report, dataset.observation_space.panels, tmp)
+    with writing(run_dir / "probe_r2.png") as tmp:
+        plot_probe(report, tmp)
+    if report.get("budget_curve"):  # nothing to plot: no file
+        with writing(run_dir / "budget_curve.png") as tmp:
+            plot_budget_curve(report, tmp)
     log.info(
         "evaluation (%.1fs), written to %s:\n%s",
         report["eval_seconds"],

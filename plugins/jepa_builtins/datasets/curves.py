@@ -16,7 +16,7 @@ import numpy as np
 from attrs.validators import and_, deep_iterable, min_len
 
 from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
-from jepa_framework.validators import between, count
+from jepa_framework.validators import at_most, between, count
 
 LENGTH = between(0, 100)  # radii, amplitudes, growth per frame
 ANGLE = between(-10, 10)  # angular velocities, rad/frame
@@ -58,9 +58,10 @@ def _phases(n: int, steps: int, rng: np.random.Generator, omega: np.ndarray) -> 
 
 @attrs.frozen
 class CircleParams(CurveParams):
-    radius_min: float = attrs.field(default=0.5, validator=LENGTH)
+    radius_min: float = attrs.field(default=0.5, validator=[*LENGTH, at_most("radius_max")])
     radius_max: float = attrs.field(default=1.0, validator=LENGTH)
-    omega_min: float = attrs.field(default=0.1, validator=ANGLE)  # rad/frame
+    # rad/frame
+    omega_min: float = attrs.field(default=0.1, validator=[*ANGLE, at_most("omega_max")])
     omega_max: float = attrs.field(default=0.4, validator=ANGLE)
 
 
@@ -84,12 +85,14 @@ class CircleDataset(CurveDataset):
 
 @attrs.frozen
 class SpiralParams(CurveParams):
-    radius_min: float = attrs.field(default=0.1, validator=LENGTH)  # starting radius
+    # starting radius
+    radius_min: float = attrs.field(default=0.1, validator=[*LENGTH, at_most("radius_max")])
     radius_max: float = attrs.field(default=0.4, validator=LENGTH)
     # radius added per frame; 30 frames stay inside |x|, |y| < 1.2
-    growth_min: float = attrs.field(default=0.01, validator=LENGTH)
+    growth_min: float = attrs.field(default=0.01, validator=[*LENGTH, at_most("growth_max")])
     growth_max: float = attrs.field(default=0.02, validator=LENGTH)
-    omega_min: float = attrs.field(default=0.1, validator=ANGLE)  # rad/frame
+    # rad/frame
+    omega_min: float = attrs.field(default=0.1, validator=[*ANGLE, at_most("omega_max")])
     omega_max: float = attrs.field(default=0.4, validator=ANGLE)
 
 
@@ -123,10 +126,10 @@ class LissajousParams(CurveParams):
         default=((1, 2), (2, 3), (3, 4), (3, 2)),
         validator=[min_len(1), deep_iterable(deep_iterable(and_(*count(1, 100))))],
     )
-    amplitude_min: float = attrs.field(default=0.6, validator=LENGTH)
+    amplitude_min: float = attrs.field(default=0.6, validator=[*LENGTH, at_most("amplitude_max")])
     amplitude_max: float = attrs.field(default=1.0, validator=LENGTH)
     # rad/frame of tau; the axes turn a or b times faster
-    omega_min: float = attrs.field(default=0.05, validator=ANGLE)
+    omega_min: float = attrs.field(default=0.05, validator=[*ANGLE, at_most("omega_max")])
     omega_max: float = attrs.field(default=0.15, validator=ANGLE)
 
 
