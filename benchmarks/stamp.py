@@ -7,9 +7,18 @@ import sys
 from pathlib import Path
 
 
+def _relative(arg: str) -> str:
+    """An absolute path inside the working directory as a relative one (no machine paths)."""
+    path = Path(arg)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        return path.relative_to(Path.cwd()).as_posix() + ("/" if arg.endswith("/") else "")
+    return arg
+
+
 def stamp() -> str:
     """``"`uv run python benchmarks/<script> <args>`, <UTC time>+00:00"`` for this process."""
-    command = " ".join(["uv run python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    args = [_relative(arg) for arg in sys.argv[1:]]
+    command = " ".join(["uv run python", f"benchmarks/{Path(sys.argv[0]).name}", *args])
     return f"`{command}`, {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}+00:00"
 
 
