@@ -85,12 +85,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=TABLES / "predictability.md")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    initial = rng.uniform(0.0, 2.0 * math.pi, size=(args.starts, 4))  # the prototype's starts
+    initial = rng.uniform(0.0, 2.0 * math.pi, size=(args.starts, 4))  # start: uniform_2pi
     e = energy(*initial.T)
     truth = torch.from_numpy(positions(integrate(initial, args.frames)))
     sigma = truth.flatten(0, 1).std(0)
     lines = [
-        f"{args.starts} starts drawn as data.dataset.start=prototype, {args.frames} frames",
+        f"{args.starts} starts drawn as data.dataset.start=uniform_2pi, {args.frames} frames",
         "",
     ]
     lines.append("| start error | " + " | ".join(f"VPT(0.5) {b} (censored)" for b in BANDS) + " |")

@@ -185,7 +185,7 @@ def test_cache_false_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("start", "chaotic", "bound"), [("box", 0.35, 0.06), ("prototype", 0.64, 0.06)]
+    ("start", "chaotic", "bound"), [("box", 0.35, 0.06), ("uniform_2pi", 0.64, 0.06)]
 )
 def test_pendulum_start_distributions_give_their_documented_energy_mix(
     start, chaotic, bound, tmp_path
@@ -197,8 +197,18 @@ def test_pendulum_start_distributions_give_their_documented_energy_mix(
     bands = ds.trajectory_groups(ds.states[:, 0])
     assert float(bands["E>10"].float().mean()) == pytest.approx(chaotic, abs=bound)
     initial = ds.states[:, 0].numpy()
-    if start == "prototype":  # angles and velocities uniform in [0, 2 pi)
+    if start == "uniform_2pi":  # angles and velocities uniform in [0, 2 pi)
         assert initial.min() >= 0.0 and initial.max() < 2 * np.pi
         assert initial[:, 2:].max() > 5.0
     else:  # velocities within +-velocity_max
         assert np.abs(initial[:, 2:]).max() <= 2.0
+
+
+def test_the_former_name_of_a_start_distribution_still_works_and_says_the_new_one(caplog):
+    from jepa_builtins.datasets import pendulum
+
+    pendulum._WARNED.clear()
+    with caplog.at_level("WARNING"):
+        params = PendulumParams(size=2, sequence_length=3, start="prototype")
+    assert params.start == "uniform_2pi"
+    assert "'prototype' is now called 'uniform_2pi'" in caplog.text

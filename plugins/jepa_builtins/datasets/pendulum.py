@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -18,7 +19,7 @@ PENDULUM_STATE_NAMES = ("theta1", "theta2", "omega1", "omega2")
 PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", "omega1", "omega2")
 #: Lyapunov time of each band of starting energy in seconds: 1 / the median largest Lyapunov
 #: exponent of its starts, measured by Benettin's method in benchmarks/bench_predictability.py
-#: (1.25, 1.12 and 0.49 per second over 600 starts drawn as ``start: prototype``, 60 s each:
+#: (1.25, 1.12 and 0.49 per second over 600 starts drawn as ``start: uniform_2pi``, 60 s each:
 #: 16.0, 17.9 and 40.7 frames of 0.05 s). E <= 0 mixes regular and chaotic orbits (quartiles
 #: 0.15-0.73 per second), so its median is a band average, not a property of every start.
 BAND_LYAPUNOV_S: dict[str, float | None] = {"E>10": 0.80, "0<E<=10": 0.89, "E<=0": 2.03}
@@ -27,8 +28,25 @@ LYAPUNOV_TIME_S = BAND_LYAPUNOV_S["E>10"]
 #: energy bands of the starting state, the chaotic one (the headline) first
 HEADLINE_BAND = "E>10"
 #: how starting states are drawn (docs/evaluation.md gives the energy mix of each)
-START_DISTRIBUTIONS = ("box", "prototype")
+START_DISTRIBUTIONS = ("box", "uniform_2pi")
+#: former names of start distributions -> today's (a recipe that uses one still works, warned)
+START_ALIASES = {"prototype": "uniform_2pi"}
 ROD_COLOUR = (200, 200, 200)
+log = logging.getLogger(__name__)
+
+
+def _current_start(name: Any) -> Any:
+    """Today's name of a start distribution; a former name is accepted once with a warning."""
+    if name in START_ALIASES:
+        new = START_ALIASES[name]
+        if name not in _WARNED:
+            _WARNED.add(name)
+            log.warning("data.dataset.start: %r is now called %r; use the new name", name, new)
+        return new
+    return name
+
+
+_WARNED: set[str] = set()
 
 
 @attrs.frozen
@@ -38,9 +56,12 @@ class PendulumParams(DatasetParams):
     dt: float = attrs.field(default=0.05, validator=positive(1.0))  # seconds between frames
     substeps: int = attrs.field(default=10, validator=count(1, 1000))  # RK4 steps per frame
     #: ``box``: angles uniform in +-angle_max, velocities in +-velocity_max (35 % of starts
-    #: have E > 10). ``prototype``: angles and velocities uniform in [0, 2 pi), as the prototype
-    #: draws them (about 64 % with E > 10; angle_max and velocity_max are then unused).
-    start: str = attrs.field(default="box", validator=in_(START_DISTRIBUTIONS))
+    #: have E > 10). ``uniform_2pi``: angles and angular velocities uniform in [0, 2 pi) (about
+    #: 64 % with E > 10; angle_max and velocity_max are then unused). ``prototype`` is its
+    #: former name.
+    start: str = attrs.field(
+        default="box", converter=_current_start, validator=in_(START_DISTRIBUTIONS)
+    )
     # starting angles uniform in [-angle_max, angle_max]
     angle_max: float = attrs.field(default=math.pi, validator=between(0, math.pi))
     # starting angular velocities uniform in +-velocity_max (rad/s)
@@ -51,7 +72,7 @@ def pendulum_states(
     params: PendulumParams, n: int, steps: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Float64 states [n, steps, 4] (th1, th2, w1, w2) from random starts."""
-    if params.start == "prototype":
+    if params.start == "uniform_2pi":
         initial = rng.uniform(0.0, 2.0 * math.pi, size=(n, 4))
     else:
         initial = sample_initial(n, rng, params.angle_max, params.velocity_max)
