@@ -11,6 +11,11 @@ when the Markdown is read in the repository. The site only holds ``docs/``, so h
 
 A link that leaves ``docs/`` and names nothing in the repository is left alone, so
 ``mkdocs build --strict`` still fails on it, as on any other broken link.
+
+A page line ``<!-- notebook: notebook.py -->`` (a path relative to the page) is replaced by that
+jupytext percent-format notebook as Markdown: its Markdown cells as text, its code cells as
+Python blocks. The tutorial notebook is shown that way (docs/tutorial/notebook.md), with no
+notebook plugin or kernel needed to build the site.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ SITE_ASSETS = ("benchmarks/tables/*.png",)
 PREFIX = "repo"
 FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.S | re.M)
 LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]+)\)")
+NOTEBOOK = re.compile(r"^<!-- notebook: (?P<path>\S+) -->[ ]*$", re.M)
+#: the YAML header jupytext writes at the top of a percent-format script
+JUPYTEXT_HEADER = re.compile(r"\A# ---\n.*?^# ---\n", re.S | re.M)
 
 
 def on_files(files, config):
@@ -63,8 +71,26 @@ def _rewrite(text: str, page_dir: str) -> str:
     return LINK.sub(replace, text)
 
 
+def notebook_markdown(path: Path) -> str:
+    """A jupytext percent-format script as Markdown: text cells as text, code cells fenced."""
+    text = JUPYTEXT_HEADER.sub("", path.read_text(encoding="utf-8"))
+    parts = []
+    for cell in re.split(r"^# %%", text, flags=re.M)[1:]:
+        head, _, body = cell.partition("\n")
+        if "[markdown]" in head:
+            lines = body.strip().splitlines()
+            parts.append("\n".join(re.sub(r"^# ?", "", line) for line in lines))
+        elif body.strip():
+            parts.append(f"```python\n{body.strip()}\n```")
+    return "\n\n".join(parts) + "\n"
+
+
 def on_page_markdown(markdown, page, config, files):
     page_dir = posixpath.dirname(page.file.src_uri)
+    docs = Path(config["docs_dir"])
+    markdown = NOTEBOOK.sub(
+        lambda m: notebook_markdown(docs / page_dir / m["path"]).rstrip("\n"), markdown
+    )
     out, last = [], 0
     for fence in FENCE.finditer(markdown):
         out.append(_rewrite(markdown[last : fence.start()], page_dir))

@@ -211,12 +211,31 @@ class LoadedRun:
         return self.decode(self.rollout(self.encode(context), steps))
 
     def evaluate(self) -> dict[str, Any]:
-        """Probes, forecasts and baselines, as ``jepa eval``; writes eval.json and returns it."""
+        """Probes, forecasts and baselines, as ``jepa eval``; writes eval.json and returns it.
+
+        It says on stderr (which a notebook shows) that it has started, and prints the summary
+        table when done, as ``jepa eval`` does.
+        """
+        import time
+
+        from jepa_framework.evaluate import format_summary
         from jepa_framework.evaluate.report import evaluate
+        from jepa_framework.progress import say
+        from jepa_framework.runner import GLOSSARY
         from jepa_framework.training import jepa_plan
 
         plan = jepa_plan(self.recipe, len(self.assembly.split.train))
-        return evaluate(self.recipe, self.assembly, self.path, self.host, plan)
+        say(
+            f"evaluating {self.path}: probes, forecasts and baselines trained at this run's "
+            f"budget (a minute or more at the built-in recipes' sizes) ..."
+        )
+        started = time.perf_counter()
+        report = evaluate(self.recipe, self.assembly, self.path, self.host, plan)
+        say(
+            f"evaluation ({time.perf_counter() - started:.1f}s), written to "
+            f"{self.path / 'eval.json'}:\n\n{format_summary(report)}\n\n{GLOSSARY}"
+        )
+        return report
 
     # --- conversions ----------------------------------------------------------------------
 

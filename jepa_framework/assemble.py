@@ -222,7 +222,7 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     split = Split(*dataset.split(recipe.data.val_fraction, recipe.seed))
     check_batches(recipe, len(split.train), len(split.val), dist_info.world_size)
     if recipe.eval.enabled and trackers:  # `jepa eval` checks in evaluate_run
-        from jepa_framework.evaluate.sizing import check_eval_fits
+        from jepa_framework.eval_memory import check_eval_fits
 
         check_eval_fits(recipe, dataset)
     shapes = shapes_of(recipe, dataset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -88,8 +89,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise JepaError(f"run directory {run_dir} does not exist.")
+    from jepa_framework.progress import say
+    from jepa_framework.runner import GLOSSARY
+
+    say(
+        f"evaluating {run_dir}: probes, forecasts and baselines (a minute or more at the "
+        f"built-in recipes' sizes) ..."
+    )
     report = evaluate_run(run_dir)
     print(format_summary(report))
+    print(GLOSSARY)
     print(f"evaluation written to {run_dir / 'eval.json'}")
     return 0
 
@@ -183,11 +192,138 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+#: comments that are tool directives, not descriptions
+_PRAGMAS = re.compile(r"(noqa|type:|fmt:|pragma|pyright:|mypy:|ruff:)", re.IGNORECASE)
+
+
+def _source_field_docs(klass: type) -> dict[str, str]:
+    """The fields a class body declares (``name: type = ...`` or ``name = ...`` at its top
+    level), each with its comment: the comment lines right above it (``#`` or ``#:``), else
+    the comment at the end of its line(s). ``{}`` when the source cannot be read."""
+    import inspect
+    import io
+    import textwrap
+    import tokenize
+
+    try:
+        source = textwrap.dedent(inspect.getsource(klass))
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (OSError, TypeError, SyntaxError, tokenize.TokenError):
+        return {}
+    comments: dict[int, str] = {}  # line -> text of a line that is only a comment
+    trailing: dict[int, str] = {}  # line -> a comment after code on that line
+    code_lines: set[int] = set()
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            text = tok.string.lstrip("#").lstrip(":").strip()
+            (trailing if tok.start[0] in code_lines else comments)[tok.start[0]] = text
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            code_lines.update(range(tok.start[0], tok.end[0] + 1))
+    out: dict[str, str] = {}
+    depth, line_start, statement = 0, True, 0
+    for i, tok in enumerate(tokens):
+        if tok.type == tokenize.INDENT:
+            depth += 1
+        elif tok.type == tokenize.DEDENT:
+            depth -= 1
+        elif tok.type in (tokenize.NEWLINE, tokenize.NL):
+            line_start = tok.type == tokenize.NEWLINE or line_start
+            continue
+        elif tok.type == tokenize.COMMENT:
+            continue
+        if tok.type in (tokenize.INDENT, tokenize.DEDENT):
+            continue
+        first, line_start = line_start, False
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        is_field = (
+            first
+            and depth == 1
+            and tok.type == tokenize.NAME
+            and nxt is not None
+            and nxt.type == tokenize.OP
+            and nxt.string in (":", "=")
+        )
+        if not is_field:
+            continue
+        statement = tok.start[0]
+        above, line = [], statement - 1
+        while line in comments:
+            above.insert(0, comments[line])
+            line -= 1
+        end = next((t.start[0] for t in tokens[i:] if t.type == tokenize.NEWLINE), statement)
+        after = [trailing[n] for n in range(statement, end + 1) if n in trailing]
+        parts = [c for c in (above or after) if c and not _PRAGMAS.match(c)]
+        out[tok.string] = " ".join(parts)
+    return out
+
+
+def _docstring_mention(klass: type, name: str) -> str:
+    """The sentences of the class docstring that name the field (in backquotes, else as a word)."""
+    doc = " ".join((klass.__doc__ or "").split())
+    sentences = re.split(r"(?<=\.)\s+(?=[A-Z`(])", doc)  # not after "et al. 2021"
+    for pattern in (rf"`{{1,2}}{re.escape(name)}\b", rf"(?<![\w.]){re.escape(name)}\b"):
+        found = [s for s in sentences if re.search(pattern, s)]
+        if found:
+            return " ".join(found)
+    return ""
+
+
+def _range_end(name: str, docs: dict[str, str]) -> str:
+    """``x_min`` / ``x_max`` beside each other: the ends of one range (with its partner's doc)."""
+    for end, other, word in (("_min", "_max", "lower"), ("_max", "_min", "upper")):
+        if name.endswith(end) and name[: -len(end)] + other in docs:
+            base = name[: -len(end)]
+            partner = docs[base + other]
+            return f"{word} end of the {base} range" + (f" ({partner})" if partner else "")
+    return ""
+
+
+def field_docs(params: type) -> dict[str, str]:
+    """A description of each field of an attrs params class, "" where there is none.
+
+    In order: the field's ``metadata={"doc": ...}``; the comments beside or above its
+    declaration in the class (a subclass's inherited fields: in the class that declares them);
+    the docstring sentences of that class that name it; for ``x_min`` / ``x_max`` pairs, which
+    end of the range it is.
+    """
+    import attrs
+
+    out: dict[str, str] = {}
+    for field in attrs.fields(params):
+        doc = str(field.metadata.get("doc") or "")
+        for klass in params.__mro__ if not doc else ():
+            declared = _source_field_docs(klass)
+            if field.name in declared:
+                doc = declared[field.name] or _docstring_mention(klass, field.name)
+                break
+        out[field.name] = " ".join(doc.split())
+    own = dict(out)
+    for name, doc in own.items():  # radius_min / radius_max: the two ends of one range
+        out[name] = doc or _range_end(name, own)
+    return out
+
+
+def _described(text: str, doc: str, verbose: bool, width: int) -> str:
+    """``text  # doc``, the doc shortened to the line (all of it, wrapped, when verbose)."""
+    import textwrap
+
+    if not doc:
+        return text
+    if verbose:
+        lines = textwrap.wrap(doc, max(40, width - 10))
+        return "\n".join([text, *(f"          {line}" for line in lines)])
+    room = width - len(text) - 4
+    return f"{text}  # {textwrap.shorten(doc, max(room, 20), placeholder=' ...')}"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    import shutil
+
     from jepa_framework.plugins import host
     from jepa_framework.registry import KINDS
 
     h = host()
+    width = shutil.get_terminal_size((100, 24)).columns
     kinds = [args.kind] if args.kind else [*KINDS, "recipes"]
     for kind in kinds:
         if kind == "recipes":
@@ -199,8 +335,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         for component in registry:
             print(f"  {component.name:<18} [{component.plugin}] {component.doc}")
+            docs = field_docs(component.params)
             for key, default in component.param_defaults().items():
-                print(f"      {key} = {default!r}")
+                line = f"      {key} = {default!r}"
+                print(_described(line, docs.get(key, ""), args.verbose, width))
     return 0
 
 
@@ -238,12 +376,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_plugins_new(args: argparse.Namespace) -> int:
     """Write a ready third-party plugin package (see jepa_framework/scaffold.py)."""
-    from jepa_framework.scaffold import new_plugin
+    from jepa_framework.scaffold import commands, new_plugin
 
     target = new_plugin(args.plugin_name, Path(args.dir))
-    print(f"wrote plugin package {target}")
-    print(f"next: uv pip install -e {target}   # then: jepa plugins, jepa run {args.plugin_name}")
-    print(f"test: cd {target} && python -m pytest")
+    steps = commands(target)
+    print(f"wrote plugin package {target.resolve()}")
+    print("install it into this environment (from any folder, no activated environment needed):")
+    print(f"  {steps['install']}")
+    print(f"  {steps['check']}    # {args.plugin_name} [ok] ...")
+    print(f"  {steps['run']}")
+    print("test it (installed or not):")
+    print(f"  {steps['test']}")
+    print(f"the same commands are in {target.resolve() / 'README.md'}")
     return 0
 
 
@@ -301,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the resolved recipe (defaults and overrides applied)")
     _add_recipe_args(show)
     show.set_defaults(func=cmd_show)
-    lst = sub.add_parser("list", help="list components with their plugin and parameters")
+    lst = sub.add_parser(
+        "list", help="list components with their plugin and parameters (default, description)"
+    )
     lst.add_argument(
         "kind",
         nargs="?",
@@ -314,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
             "trackers",
             "recipes",
         ],
+    )
+    lst.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="each parameter's whole description, not shortened to one line",
     )
     lst.set_defaults(func=cmd_list)
     plugins = sub.add_parser("plugins", help="list loaded plugins, their hooks and components")

@@ -2,9 +2,9 @@
 
 A plugin subclasses :class:`VectorDataset` or :class:`ImageDataset`, implements ``simulate`` and
 declares its params class (a subclass of :class:`DatasetParams`). Everything that varies by
-dataset -- how to turn stored frames into floats, how to draw a comparison, how forecasts are
-scored (its :attr:`~DynamicsDataset.observation_space`) -- is a method here, so the core never
-asks which dataset it holds.
+dataset -- how to turn stored frames into floats, how to draw a comparison, what kind of
+observation it holds (its :attr:`~DynamicsDataset.observation_space`, which the evaluation
+scores by kind) -- is a method here, so the core never asks which dataset it holds.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class DynamicsDataset:
 
     @property
     def observation_space(self) -> ObservationSpace:
-        """How forecasts of these observations are scored, summarised and compared."""
+        """What these observations are (kind, shape): the evaluation scores them by kind."""
         raise NotImplementedError
 
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
@@ -298,7 +298,7 @@ class VectorDataset(DynamicsDataset):
 
     @property
     def observation_space(self) -> ObservationSpace:
-        return VectorObservations()
+        return VectorObservations(dims=tuple(self._dim_names()))
 
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
         from jepa_framework.render import draw_points
@@ -333,7 +333,7 @@ class ImageDataset(DynamicsDataset):
 
     @property
     def observation_space(self) -> ObservationSpace:
-        return ImageObservations()
+        return ImageObservations(shape=tuple(self.obs_shape))
 
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
         from jepa_framework.render import upscale_frames

@@ -17,7 +17,7 @@ from torch import nn
 
 from jepa_framework.batches import rank_share
 from jepa_framework.data import DynamicsDataset
-from jepa_framework.evaluate.windows import encode_sequences
+from jepa_framework.encoding import encode_sequences
 from jepa_framework.windows import gather_windows
 
 

@@ -1,4 +1,5 @@
-"""Training progress on stderr: a live bar on a terminal, plain lines anywhere else.
+"""Training progress on stderr: a live bar on a terminal, plain lines anywhere else; and the
+run's console messages (warnings once each, the summary at the end) written around it.
 
 A Slurm log or a redirected file gets one line every ``JEPA_PROGRESS_SECONDS`` seconds (30 by
 default) and one at the end of every epoch, never tqdm's carriage-return stream.
@@ -6,6 +7,7 @@ default) and one at the end of every epoch, never tqdm's carriage-return stream.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -83,3 +85,40 @@ def progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
         dynamic_ncols=True,
         disable=not enabled,
     )
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Write ``text`` to the console (stderr), above a live progress bar if one is drawn."""
+    tqdm.write(text, file=stream or sys.stderr)
+
+
+class ConsoleHandler(logging.Handler):
+    """The run's warnings on the console, each kind once (every one still goes to run.log).
+
+    A warning's kind is its message template: "epoch %d: embeddings look collapsed ..." is
+    shown at its first epoch and not again (run.log has every one). Records
+    logged with ``extra={"console": True}`` are shown as they are, whatever their level. Faults
+    of plugins (:mod:`jepa_framework.faults`) print their own one-line warning, so their records
+    are left to run.log.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if getattr(record, "console", False):
+                say(record.getMessage(), self.stream)
+                return
+            if record.levelno < logging.WARNING or record.module == "faults":
+                return
+            kind = str(record.msg)
+            if kind in self.seen:
+                return
+            self.seen.add(kind)
+            level = record.levelname.lower()
+            say(f"jepa: {level}: {record.getMessage()}", self.stream)
+        except Exception:  # the console is a courtesy, never a reason to stop a run
+            self.handleError(record)

@@ -126,7 +126,8 @@ class _RunLogHandler(logging.FileHandler):
 
 
 def attach_log_file(path: Path) -> logging.Handler:
-    """Send the framework's log records to ``run.log`` (and keep them on the console)."""
+    """Send the framework's log records to ``run.log`` (:func:`attach_console` shows some of
+    them on the console too)."""
     try:
         handler = _RunLogHandler(path, encoding="utf-8")
     except OSError as exc:
@@ -134,6 +135,18 @@ def attach_log_file(path: Path) -> logging.Handler:
             f"cannot write {path}: {exc.strerror or exc}. Choose a writable output.dir."
         ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("jepa_framework")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
+def attach_console() -> logging.Handler:
+    """Show the run's warnings on stderr, each kind once (collapse warnings as they happen),
+    and the records logged with ``extra={"console": True}`` (the run's closing report)."""
+    from jepa_framework.progress import ConsoleHandler
+
+    handler = ConsoleHandler()
     logger = logging.getLogger("jepa_framework")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)

@@ -32,7 +32,14 @@ from jepa_framework.data import describe
 from jepa_framework.distributed import barrier, broadcast_object, teardown
 from jepa_framework.errors import JepaError
 from jepa_framework.recipe import Recipe, dump_recipe, load_recipe, unstructure_recipe
-from jepa_framework.run import FolderWatch, Run, attach_log_file, discard_new_run_dir, new_run_dir
+from jepa_framework.run import (
+    FolderWatch,
+    Run,
+    attach_console,
+    attach_log_file,
+    discard_new_run_dir,
+    new_run_dir,
+)
 from jepa_framework.seeds import derive_seed
 from jepa_framework.training import Trainer
 
@@ -129,6 +136,7 @@ def _run_main(
             ) from None
     else:
         handler = attach_log_file(run_dir / "run.log")
+    console = attach_console()
     try:
         run = Run(recipe, run_dir, assembly.trackers, host.hook)
         if state is not None:
@@ -149,29 +157,104 @@ def _run_main(
             ", ".join(f"{k} {v:.2f}" for k, v in assembly.dataset.timings.items()),
         )
         run.start()
+        report = None
         try:
             run.watch = FolderWatch.of(run_dir)
             trainer = Trainer.create(recipe, assembly, run)
+            fit_started = time.perf_counter()
             trainer.fit(state)
+            train_seconds = time.perf_counter() - fit_started
             run.watch.check("while the run was training")
             metrics = write_artifacts(recipe, assembly, trainer, run_dir)
             metrics["data_seconds"] = {"total": assembly.data_seconds, **assembly.dataset.timings}
-            metrics["wall_time_s"] = time.perf_counter() - started
+            metrics["train_seconds"] = train_seconds  # this session's, when resumed
+            metrics["wall_time_s"] = time.perf_counter() - started  # up to the evaluation
             run.watch.check("while the run was writing its artifacts")
             write_json(run_dir / METRICS_NAME, metrics)
             if recipe.eval.enabled:
                 from jepa_framework.evaluate import evaluate
 
-                evaluate(recipe, assembly, run_dir, host, trainer.plans["jepa"])
+                eval_started = time.perf_counter()
+                report = evaluate(recipe, assembly, run_dir, host, trainer.plans["jepa"])
+                metrics["eval_seconds"] = time.perf_counter() - eval_started
+                metrics["total_seconds"] = time.perf_counter() - started
+                write_json(run_dir / METRICS_NAME, metrics)
             run.watch.check("before the run ended")
         except BaseException as exc:  # every observer learns that the run failed, then it goes on
             run.fail(exc)
             raise
         run.finish(metrics)
-        log.info("done in %.1fs: %s", metrics["wall_time_s"], run_dir)
+        closing_report(run_dir, metrics, report, time.perf_counter() - started)
     finally:
-        logging.getLogger("jepa_framework").removeHandler(handler)
-        handler.close()
+        for each in (handler, console):
+            logging.getLogger("jepa_framework").removeHandler(each)
+            each.close()
+
+
+#: the main files of a run folder, in the order the closing report names them
+MAIN_FILES = {
+    "config.yaml": "the resolved recipe; `jepa run` it to reproduce the run",
+    "run.log": "everything logged: per-epoch losses, collapse diagnostics, warnings",
+    "metrics.json": "final losses, collapse diagnostics, timings",
+    "eval.json": "the evaluation: probes, forecasts against baselines (the table above)",
+    "forecast.mp4": "ground truth beside the decoded latent forecast",
+    "forecast_eval.png": "forecast error per horizon, every method",
+    "probe_r2.png": "probe R² per state variable",
+    "reconstruction.png": "originals beside decodings",
+    "loss_curves.png": "per-epoch losses of each phase",
+    "models": "the trained networks (state dicts)",
+}
+GLOSSARY = "VPT, NRMSE, censored, Lyapunov times, probe R², bands: see docs/glossary.md"
+
+
+def closing_report(
+    run_dir: Path,
+    metrics: dict[str, Any],
+    report: dict[str, Any] | None,
+    total_seconds: float,
+) -> None:
+    """The end of a run on the console (stderr) and in run.log: the evaluation summary table
+    (on the console; run.log has it from the evaluation), where the outputs are, and the time
+    split between data, training, evaluation and the rest (setup, figures, video)."""
+    from jepa_framework.progress import say
+
+    if report is not None:
+        from jepa_framework.evaluate import format_summary
+
+        say(f"\nevaluation ({metrics['eval_seconds']:.1f}s):\n\n{format_summary(report)}\n")
+        say(GLOSSARY)
+    else:
+        say("\nno evaluation (eval.enabled is false): `jepa eval RUN_DIR` evaluates it later")
+    present = [name for name in MAIN_FILES if (run_dir / name).exists()]
+    others = sorted(
+        p.name + ("/" if p.is_dir() else "")
+        for p in run_dir.iterdir()
+        if p.name not in MAIN_FILES and not p.name.startswith(".")
+    )
+    width = max((len(n) for n in present), default=0) + 1
+    lines = [f"\noutputs in {run_dir}/ (docs/tutorial/outputs.md describes each file):"]
+    for name in present:
+        shown = name + ("/" if (run_dir / name).is_dir() else "")
+        lines.append(f"  {shown:<{width}} {MAIN_FILES[name]}")
+    if others:
+        lines.append(f"  also: {', '.join(others)}")
+    say("\n".join(lines))
+    split = [
+        f"data {metrics['data_seconds']['total']:.1f}s",
+        f"training {metrics['train_seconds']:.1f}s",
+    ]
+    evaluated = metrics.get("eval_seconds")
+    if evaluated is not None:
+        split.append(f"evaluation {evaluated:.1f}s")
+    rest = total_seconds - metrics["data_seconds"]["total"] - metrics["train_seconds"]
+    split.append(f"setup, figures and video {max(0.0, rest - (evaluated or 0.0)):.1f}s")
+    log.info(
+        "done in %.1fs (%s): %s",
+        total_seconds,
+        ", ".join(split),
+        run_dir,
+        extra={"console": True},
+    )
 
 
 def write_artifacts(

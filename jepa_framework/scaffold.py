@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 import keyword
 import re
+import shlex
 import string
+import sys
 from pathlib import Path
 
 from jepa_framework import __version__
@@ -74,10 +76,39 @@ def _check_unused(name: str) -> None:
         )
 
 
+def checkout() -> Path | None:
+    """The source checkout this jepa-framework runs from (``None`` when installed from a wheel)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").exists() else None
+
+
+def commands(target: Path) -> dict[str, str]:
+    """The exact shell commands to install, list, run and test the package in ``target``, with
+    this checkout's real path and this environment's interpreter, so they work from any folder
+    and without an activated environment: ``install``, ``check``, ``run``, ``test``."""
+    name = target.name
+    folder = shlex.quote(str(target.resolve()))
+    python = shlex.quote(sys.executable)
+    root = checkout()
+    if root is not None:
+        project = shlex.quote(str(root))
+        jepa = f"uv run --project {project} jepa"
+        test = f"uv run --project {project} pytest {folder}"
+    else:
+        jepa = f"{python} -m jepa_framework"
+        test = f"{python} -m pytest {folder}"  # needs pytest in this environment
+    return {
+        "install": f"uv pip install -e {folder} --python {python}",
+        "check": f"{jepa} plugins",
+        "run": f"{jepa} run {name}",
+        "test": test,
+    }
+
+
 def _uv_sources() -> str:
     """A commented pointer to this framework's checkout (jepa-framework is not on PyPI)."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "pyproject.toml").exists():
+    root = checkout()
+    if root is None:
         return ""
     return (
         "\n# jepa-framework is not on PyPI: install this package into an environment that has it\n"
@@ -97,6 +128,7 @@ def new_plugin(name: str, directory: Path) -> Path:
         "Title": "".join(part.capitalize() for part in name.split("_")),
         "framework_version": __version__,
         "uv_sources": _uv_sources(),
+        **{f"{key}_command": line for key, line in commands(target).items()},
     }
     files = sorted(p for p in TEMPLATE.rglob(f"*{SUFFIX}") if p.is_file())
     rendered = {}

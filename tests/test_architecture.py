@@ -44,39 +44,46 @@ LAYERS: dict[int, set[str]] = {
     2: {  # data, model and the pieces they are made of
         "datacache",
         "data",
-        "observations",
+        "observations",  # what observations are; never how they are scored
         "model",
+        "encoding",
         "batches",
         "diagnostics",
         "render",
         "checkpoint",
-        "evaluate.metrics",
-        "evaluate.ridge",
-        "evaluate.baselines",
-        "evaluate.supervised",
         "faults",
     },
-    3: {  # building, training, writing and evaluating
+    3: {  # building, training and writing
         "assemble",
+        "eval_memory",  # checked while assembling, before anything is evaluated
         "latents",
         "decoder_fit",
         "training",
         "artifacts",
         "run",
+    },
+    4: {  # evaluating: the whole package, and only the layers above import it
         "evaluate",
-        "evaluate.windows",
-        "evaluate.controls",
-        "evaluate.probes",
-        "evaluate.rollout",
-        "evaluate.plots",
+        "evaluate.baseline_inputs",
+        "evaluate.baselines",
         "evaluate.budgets",
         "evaluate.comparison",
-        "evaluate.report",
+        "evaluate.controls",
+        "evaluate.image_scoring",
         "evaluate.loading",
-        "evaluate.sizing",
+        "evaluate.metrics",
+        "evaluate.plots",
+        "evaluate.probes",
+        "evaluate.report",
+        "evaluate.ridge",
+        "evaluate.rollout",
+        "evaluate.scoring",
+        "evaluate.spaces",
+        "evaluate.supervised",
+        "evaluate.vector_scoring",
     },
-    4: {"runner", "sweep", "launch"},  # orchestration
-    5: {"cli", "__main__", "scaffold", "testing", "api"},  # the command line and its helpers
+    5: {"runner", "sweep", "launch"},  # orchestration
+    6: {"cli", "__main__", "scaffold", "testing", "api"},  # the command line and its helpers
 }
 TOP = max(LAYERS) + 1
 

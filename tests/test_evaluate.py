@@ -13,6 +13,8 @@ from jepa_framework.cli import main
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.metrics import nrmse, pixel_errors, psnr, valid_frames, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
+from jepa_framework.evaluate.spaces import scoring_of
+from jepa_framework.evaluate.vector_scoring import VectorScoring
 from jepa_framework.observations import VectorObservations
 from jepa_framework.optim import Optimisation, StepPlan
 
@@ -126,6 +128,7 @@ def test_pendulum_probe_targets_are_sines_cosines_and_velocities(fresh_host):
     assert torch.allclose(targets, torch.tensor([[1.0, 0.0, 0.0, 1.0, 1.5, -2.0]]), atol=1e-6)
     assert dataset.frame_dt == 0.05 and dataset.lyapunov_frames == pytest.approx(16.0)
     assert isinstance(dataset.observation_space, VectorObservations)
+    assert isinstance(scoring_of(dataset), VectorScoring)
 
 
 # --- bands and probed positions ------------------------------------------------------------
@@ -162,7 +165,7 @@ def test_each_energy_band_gets_its_own_vpt_and_lyapunov_times_headline_first(fre
         [False, False, True, False],
         [True, True, False, False],
     ]
-    bands = VectorObservations().summarise({"nrmse": curves}, lambda c, e: {}, groups)["groups"]
+    bands = VectorScoring().summarise({"nrmse": curves}, lambda c, e: {}, groups)["groups"]
     assert bands["E>10"]["frames"] == 3 and bands["E>10"]["lyapunov_times"] == pytest.approx(3 / 16)
     assert bands["0<E<=10"]["lyapunov_times"] == pytest.approx(2 / 17.8)
     low = bands["E<=0"]
@@ -175,7 +178,7 @@ def _tiny_pendulum():
     from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
 
     return PendulumDataset(
-        PendulumParams(size=64, sequence_length=6, start="prototype", cache=False)
+        PendulumParams(size=64, sequence_length=6, start="uniform_2pi", cache=False)
     )
 
 
@@ -327,7 +330,7 @@ def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_co
 def _check_bands(report: dict) -> None:
     """The summary leads with the chaotic band; every band has its own Lyapunov times."""
     settings, summary = report["settings"], report["summary"]
-    assert settings["start"] == "prototype"  # the pendulum recipes draw the prototype's starts
+    assert settings["start"] == "uniform_2pi"  # as the pendulum recipes draw their starts
     shares = settings["group_fractions"]
     assert list(shares) == ["E>10", "0<E<=10", "E<=0"] and sum(shares.values()) == pytest.approx(1)
     assert settings["group_lyapunov_frames"] == {"E>10": 16.0, "0<E<=10": 17.8, "E<=0": 40.6}

@@ -321,7 +321,7 @@ def test_the_non_finite_hint_names_one_sample_batches(tmp_path):
 def test_an_evaluation_that_cannot_fit_in_memory_is_refused_before_training(
     tmp_path, capsys, monkeypatch
 ):
-    from jepa_framework.evaluate import sizing
+    from jepa_framework import eval_memory as sizing
 
     monkeypatch.setattr(sizing, "available_memory", lambda: 2 * 2**30)
     err = _fails(
@@ -339,7 +339,7 @@ def test_an_evaluation_that_cannot_fit_in_memory_is_refused_before_training(
 
 
 def test_the_default_evaluation_fits():
-    from jepa_framework.evaluate.sizing import eval_sizes
+    from jepa_framework.eval_memory import eval_sizes
     from jepa_framework.recipe import load_recipe
 
     recipe, _ = load_recipe("pendulum_image")

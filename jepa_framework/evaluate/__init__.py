@@ -36,7 +36,7 @@ def evaluate_run(run_dir: Path, host: Any = None) -> dict[str, Any]:
 
         host = make_host()
     recipe, assembly = load_run(run_dir, host)
-    from jepa_framework.evaluate.sizing import check_eval_fits
+    from jepa_framework.eval_memory import check_eval_fits
 
     check_eval_fits(recipe, assembly.dataset)
     plan = jepa_plan(recipe, len(assembly.split.train))

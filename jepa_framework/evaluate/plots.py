@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jepa_framework.observations import Panel
+from jepa_framework.evaluate.scoring import Panel
 
 
 def _pyplot():
@@ -34,7 +34,7 @@ def _panel(ax, methods: dict[str, Any], key: str, title: str, ylabel: str, log: 
 
 
 def plot_forecast(report: dict[str, Any], panels: Sequence[Panel], path: Path) -> None:
-    """The observation space's panels (e.g. NRMSE, or pixel error and PSNR) against the horizon
+    """The scoring's panels (e.g. NRMSE, or pixel error and PSNR) against the horizon
     for every method, then the NRMSE of the probed positions (when the dataset has them)."""
     plt = _pyplot()
     forecast, state = report["forecast"], report["state_forecast"]

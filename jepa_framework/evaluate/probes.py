@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
+from jepa_framework.encoding import encode_stored
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
-from jepa_framework.evaluate.windows import encode_stored
 from jepa_framework.model import JEPA
 from jepa_framework.seeds import derive_seed
 from jepa_framework.windows import gather_windows, pick_starts

@@ -18,22 +18,16 @@ from jepa_framework.batches import Clips
 from jepa_framework.data import DynamicsDataset
 from jepa_framework.decoder_fit import fit_linear_decoder
 from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate.baseline_inputs import BaselineInputs
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
 from jepa_framework.evaluate.controls import ControlBudget, train_control
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
 from jepa_framework.evaluate.plots import plot_forecast, plot_probe
 from jepa_framework.evaluate.probes import probe_study
 from jepa_framework.evaluate.rollout import TRUE_STATE_REFERENCE, JepaForecast, held_out, score
+from jepa_framework.evaluate.scoring import Curves, Group, VptFn, vpt_by_group, vpt_by_threshold
+from jepa_framework.evaluate.spaces import scoring_of
 from jepa_framework.model import JEPA
-from jepa_framework.observations import (
-    BaselineInputs,
-    Curves,
-    Group,
-    ObservationSpace,
-    VptFn,
-    vpt_by_group,
-    vpt_by_threshold,
-)
 from jepa_framework.optim import StepPlan
 from jepa_framework.recipe import Recipe
 from jepa_framework.seeds import derive_seed
@@ -58,8 +52,8 @@ def jepa_budget(recipe: Recipe, plan: StepPlan) -> dict[str, Any]:
 def make_baselines(
     recipe: Recipe, host: Any, assembly: Assembly, context: int, plan: StepPlan
 ) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
-    """The baselines the dataset's observation space chooses, with the JEPA's budget (and the
-    multiples of it in eval.baseline_budgets); see :class:`BaselineInputs`."""
+    """The baselines the scoring of the dataset's observations chooses, with the JEPA's budget
+    (and the multiples of it in eval.baseline_budgets); see :class:`BaselineInputs`."""
     dataset, train_idx, device = assembly.dataset, assembly.split.train, assembly.device
 
     def train(n: int | None) -> torch.Tensor:
@@ -105,7 +99,7 @@ def make_baselines(
         solve_decoder=solve_decoder if recipe.decoder_train.solver == "least_squares" else None,
         precision=lambda: autocast(device, cfg.precision),
     )
-    return dataset.observation_space.baselines(inputs)
+    return scoring_of(dataset).baselines(inputs)
 
 
 def _vpt_fn(dataset: DynamicsDataset, lyapunov_frames: float | None) -> VptFn:
@@ -134,14 +128,15 @@ def trajectory_groups(dataset: DynamicsDataset, initial: torch.Tensor) -> dict[s
 def summarise_forecast(
     curves: dict[str, Curves], dataset: DynamicsDataset, groups: dict[str, Group]
 ) -> dict[str, Any]:
-    """Mean curves and VPTs per method, as the dataset's observation space summarises them."""
-    space: ObservationSpace = dataset.observation_space
+    """Mean curves and VPTs per method, as the scoring of the dataset's observations
+    summarises them; ``kind`` is the observation space's own."""
+    scoring = scoring_of(dataset)
     vpt_of = _vpt_fn(dataset, _all_trajectories_lyapunov(dataset))
-    methods = {name: space.summarise(c, vpt_of, groups) for name, c in curves.items()}
+    methods = {name: scoring.summarise(c, vpt_of, groups) for name, c in curves.items()}
     return {
-        "kind": space.kind,
-        "metric": space.metric,
-        "headline_threshold": space.headline_threshold,
+        "kind": dataset.observation_space.kind,
+        "metric": scoring.metric,
+        "headline_threshold": scoring.headline_threshold,
         "methods": methods,
     }
 
@@ -294,7 +289,7 @@ def evaluate(
     report["eval_seconds"] = time.perf_counter() - started
     write_json(run_dir / "eval.json", report)
     with writing(run_dir / "forecast_eval.png") as tmp:  # each figure written atomically
-        plot_forecast(report, dataset.observation_space.panels, tmp)
+        plot_forecast(report, scoring_of(dataset).panels, tmp)
     with writing(run_dir / "probe_r2.png") as tmp:
         plot_probe(report, tmp)
     if report.get("budget_curve"):  # nothing to plot: no file

@@ -17,12 +17,14 @@ import torch
 from torch import nn
 
 from jepa_framework.data import DynamicsDataset
+from jepa_framework.encoding import encode_sequences
+from jepa_framework.eval_memory import CHUNK
 from jepa_framework.evaluate.baselines import Forecaster
 from jepa_framework.evaluate.metrics import nrmse
 from jepa_framework.evaluate.probes import Probes
-from jepa_framework.evaluate.windows import encode_sequences
+from jepa_framework.evaluate.scoring import Curves
+from jepa_framework.evaluate.spaces import scoring_of
 from jepa_framework.model import JEPA
-from jepa_framework.observations import Curves
 
 
 @attrs.frozen
@@ -95,12 +97,13 @@ def score(
     baselines: Mapping[str, Forecaster],
     control: JEPA | None = None,
     refit: JEPA | None = None,
-    chunk: int = 32,
+    chunk: int = CHUNK,
 ) -> tuple[dict[str, Curves], dict[str, torch.Tensor]]:
     """Per-trajectory error curves [N, H] for every method.
 
     Returns (observation-space curves, probed-position NRMSE curves). Which observation curves
-    (NRMSE, pixel errors, ...) is the dataset's ``observation_space``'s choice. The probed
+    (NRMSE, pixel errors, ...) is the choice of the scoring of the dataset's observations
+    (:func:`~jepa_framework.evaluate.spaces.scoring_of`). The probed
     curves (empty when the dataset has no ``probe_positions``) read every method through the
     JEPA's probe: its latent rollout; ``copy_last``, the probe's reading of the last context
     window held; every other forecaster's frames re-encoded in windows of ``history`` frames;
@@ -112,7 +115,7 @@ def score(
     targets, _ = dataset.probe_targets(held.states)  # [N, C + H, P]
     true_positions = dataset.probe_positions(targets)  # [N, C + H, X] or None
     sigma = None if true_positions is None else _sigma(true_positions[:, c:])
-    scorer = dataset.observation_space.scorer(lambda: dataset.to_float(held.stored[:, c:]))
+    scorer = scoring_of(dataset).scorer(lambda: dataset.to_float(held.stored[:, c:]))
     history = jepa.model.history
     obs: dict[str, dict[str, list[torch.Tensor]]] = {}
     state: dict[str, list[torch.Tensor]] = {}

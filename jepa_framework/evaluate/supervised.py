@@ -20,18 +20,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import torch
 from torch import nn
 
+from jepa_framework.batches import Clips
+from jepa_framework.evaluate.baseline_inputs import BaselineInputs
 from jepa_framework.model import unroll
 from jepa_framework.optim import Optimisation, StepPlan
-
-if TYPE_CHECKING:  # batches -> data -> observations -> here: types only
-    from jepa_framework.batches import Clips
-    from jepa_framework.observations import BaselineInputs
 
 log = logging.getLogger("jepa_framework")
 

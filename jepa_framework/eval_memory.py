@@ -1,5 +1,11 @@
 """How much memory the evaluation will need, checked before any training.
 
+It lives in the build layer beside :mod:`jepa_framework.assemble`, not in the evaluation
+package: a run checks it while assembling, long before anything is evaluated, and the build
+layer never imports :mod:`jepa_framework.evaluate`. The scoring loop
+(:func:`jepa_framework.evaluate.rollout.score`) takes its chunk size from :data:`CHUNK`, so the
+estimate and the work agree.
+
 The evaluation generates ``n = min(eval.trajectories, len(dataset))`` fresh trajectories of
 ``context + eval.horizon`` frames (context: ``max(data.history, eval.ar_order)``) and keeps them
 in their stored form (:func:`~jepa_framework.evaluate.rollout.held_out`); forecasts are then
@@ -23,7 +29,7 @@ from typing import Any
 
 from jepa_framework.errors import RecipeError
 
-#: trajectories per scoring chunk (as in rollout.score)
+#: trajectories per scoring chunk (rollout.score's default)
 CHUNK = 32
 #: float copies of a chunk alive at once, at least
 CHUNK_COPIES = 3

@@ -1,4 +1,9 @@
-"""Encoding windows in chunks (bounded memory for images)."""
+"""Encoding windows of stored or float frames in chunks (bounded memory for images).
+
+Training's refit phase (:mod:`jepa_framework.latents`) and the evaluation (probes, forecasts
+re-encoded for the probe) both encode every window of a trajectory with a frozen encoder, so this
+sits below both: the evaluation is the layer above training and must not be imported by it.
+"""
 
 from __future__ import annotations
 
