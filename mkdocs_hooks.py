@@ -1,7 +1,7 @@
 """MkDocs hooks: links from a docs page to files of the repository outside ``docs/``.
 
 Pages under ``docs/`` link to repository files with ordinary relative paths
-(``../benchmarks/tables/pendulum_forecast.png``, ``../jepa_framework/hookspecs.py``), which work
+(``../benchmarks/tables/pendulum_forecast.png``, ``../jepa_framework/plugin/spec.py``), which work
 when the Markdown is read in the repository. The site only holds ``docs/``, so here:
 
 - the figures of ``benchmarks/tables/`` are added to the site (under ``repo/benchmarks/tables/``)

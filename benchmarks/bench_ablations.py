@@ -253,7 +253,7 @@ def shipped_runs(mode: str, seeds: list[int], tables: Path) -> list[Path] | None
     """
     import yaml
 
-    from jepa_framework.recipe import load_recipe
+    from jepa_framework.config.recipe import load_recipe
 
     regularizer = load_recipe(mode)[0].objective.regularizer.name
     runs = [tables / "runs" / mode / f"{regularizer}_seed-{seed}" for seed in seeds]

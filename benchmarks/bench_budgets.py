@@ -36,8 +36,8 @@ TABLES = ROOT / "benchmarks" / "tables"
 
 
 def run(budgets: str, seeds: str, out: Path) -> Path:
-    from jepa_framework.plugins import host
-    from jepa_framework.sweep import run_sweep
+    from jepa_framework.jobs.sweep import run_sweep
+    from jepa_framework.plugin.host import host
 
     overrides = [
         *bench_results.COMMON,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa_framework import datacache
+from jepa_framework.datasets import cache as datacache
 
 FRAME = (64, 64)
 STEPS = 30

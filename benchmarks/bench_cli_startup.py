@@ -22,7 +22,7 @@ from pathlib import Path
 TARGET_S = 1.5
 PROBE = (
     "import sys\n"
-    "from jepa_framework.cli import main\n"
+    "from jepa_framework.commands.cli import main\n"
     "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
     "import json\n"
     "print(json.dumps({m: m in sys.modules for m in ('torch', 'wandb', 'numpy', 'matplotlib')}))"

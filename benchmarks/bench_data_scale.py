@@ -90,8 +90,8 @@ class Stepper:
     def __init__(self, recipe, built, dataset=None) -> None:
         import torch
 
-        from jepa_framework.batches import Clips
-        from jepa_framework.training import JEPAObjective
+        from jepa_framework.datasets.batches import Clips
+        from jepa_framework.pipeline.training import JEPAObjective
 
         history, k = recipe.data.history, recipe.objective.rollout_steps
         dataset = dataset or built.dataset
@@ -137,9 +137,9 @@ def point(args: argparse.Namespace) -> dict:
     memory = PeakMemory()
     import torch
 
-    from jepa_framework.assemble import assemble
-    from jepa_framework.plugins import host
-    from jepa_framework.recipe import load_recipe
+    from jepa_framework.config.recipe import load_recipe
+    from jepa_framework.pipeline.assemble import assemble
+    from jepa_framework.plugin.host import host
 
     recipe, _ = load_recipe(
         "pendulum_image",
@@ -170,9 +170,9 @@ def compare(args: argparse.Namespace) -> dict:
     so both see the same load; the networks are shared (only the data path differs)."""
     import torch
 
-    from jepa_framework.assemble import assemble, build
-    from jepa_framework.plugins import host
-    from jepa_framework.recipe import load_recipe
+    from jepa_framework.config.recipe import load_recipe
+    from jepa_framework.pipeline.assemble import assemble, build
+    from jepa_framework.plugin.host import host
 
     torch.set_num_threads(args.threads)
     recipe, _ = load_recipe(
@@ -197,10 +197,10 @@ def gather_speed(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    from jepa_framework.assemble import build
-    from jepa_framework.plugins import host
-    from jepa_framework.recipe import load_recipe
-    from jepa_framework.windows import gather_windows
+    from jepa_framework.config.recipe import load_recipe
+    from jepa_framework.datasets.windows import gather_windows
+    from jepa_framework.pipeline.assemble import build
+    from jepa_framework.plugin.host import host
 
     recipe, _ = load_recipe("pendulum_image", overrides(args.size, args.image_size, True, "mmap"))
     mapped = build(host(), recipe.data.dataset).observations

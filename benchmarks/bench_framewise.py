@@ -25,8 +25,8 @@ from bench_throughput import build, training_batch  # sibling modules of this sc
 from stamp import publish, stamp
 from torch import nn
 
-from jepa_framework.latents import window_latents
-from jepa_framework.training import JEPAObjective
+from jepa_framework.pipeline.latents import window_latents
+from jepa_framework.pipeline.training import JEPAObjective
 
 TABLE = Path(__file__).resolve().parent / "tables" / "framewise.md"
 

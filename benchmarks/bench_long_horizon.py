@@ -31,7 +31,7 @@ import torch
 from stamp import publish, stamp  # a sibling module of this script
 
 from jepa_framework import api
-from jepa_framework.threads import one_torch_thread
+from jepa_framework.core.threads import one_torch_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ROOT / "benchmarks" / "tables"

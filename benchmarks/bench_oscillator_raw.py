@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 from stamp import publish, stamp  # a sibling module of this script
 
-from jepa_framework.assemble import build
-from jepa_framework.components import Shapes
+from jepa_framework.config.recipe import load_recipe
+from jepa_framework.core.components import Shapes
 from jepa_framework.evaluate.metrics import nrmse, valid_frames
 from jepa_framework.evaluate.rollout import held_out
-from jepa_framework.plugins import host as default_host
-from jepa_framework.recipe import load_recipe
+from jepa_framework.pipeline.assemble import build
+from jepa_framework.plugin.host import host as default_host
 
 MODES = ("circle", "lissajous", "spiral")
 TABLE = Path(__file__).resolve().parent / "tables" / "oscillator_raw.md"

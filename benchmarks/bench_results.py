@@ -155,8 +155,8 @@ def run_mode(
     command: str,
 ) -> dict:
     """Run a mode's sweeps and keep its runs' small files under ``mode_dir``; returns bench.json."""
-    from jepa_framework.plugins import host
-    from jepa_framework.sweep import run_sweep
+    from jepa_framework.jobs.sweep import run_sweep
+    from jepa_framework.plugin.host import host
 
     started, h = time.perf_counter(), host()
     finished, failed, sweep_dirs = [], [], []

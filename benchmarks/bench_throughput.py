@@ -27,9 +27,9 @@ from pathlib import Path
 
 
 def build(recipe_name: str, overrides: list[str]):
-    from jepa_framework.assemble import assemble
-    from jepa_framework.plugins import host
-    from jepa_framework.recipe import load_recipe
+    from jepa_framework.config.recipe import load_recipe
+    from jepa_framework.pipeline.assemble import assemble
+    from jepa_framework.plugin.host import host
 
     recipe, _ = load_recipe(recipe_name, overrides)
     return recipe, assemble(recipe, host())
@@ -39,7 +39,7 @@ def training_batch(recipe, built):
     """The first phase-1 batch of clips (history + rollout frames), as `Trainer` draws them."""
     import torch
 
-    from jepa_framework.batches import Clips
+    from jepa_framework.datasets.batches import Clips
 
     clips = Clips(
         built.dataset,
@@ -64,7 +64,7 @@ def bare(recipe_name: str, overrides: list[str], steps: int) -> dict:
     """The ceiling: forward, loss and backward with AdamW, nothing else."""
     import torch
 
-    from jepa_framework.training import JEPAObjective, autocast
+    from jepa_framework.pipeline.training import JEPAObjective, autocast
 
     recipe, built = build(recipe_name, overrides)
     k = recipe.objective.rollout_steps
@@ -96,8 +96,8 @@ def framework(recipe_name: str, overrides: list[str], steps: int) -> dict:
     import math
     import tempfile
 
-    from jepa_framework.run import Run
-    from jepa_framework.training import Trainer
+    from jepa_framework.pipeline.run import Run
+    from jepa_framework.pipeline.training import Trainer
 
     recipe, built = build(recipe_name, overrides)
     per_epoch = math.ceil(len(built.split.train) / recipe.train.batch_size)

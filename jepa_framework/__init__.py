@@ -5,7 +5,10 @@ Importing this package is cheap (no torch): plugin modules import ``hookimpl`` f
 
 from typing import Any
 
-from jepa_framework.hookspecs import hookimpl
+from jepa_framework import _moved
+from jepa_framework.plugin.spec import hookimpl
+
+_moved.install()  # the flat layout's module paths (jepa_framework.data, ...) still import
 
 __version__ = "0.1.0"
 __all__ = ["hookimpl", "__version__", "train", "load_run", "LoadedRun"]

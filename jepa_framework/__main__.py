@@ -2,6 +2,6 @@
 
 import sys
 
-from jepa_framework.cli import main
+from jepa_framework.commands.cli import main
 
 sys.exit(main())

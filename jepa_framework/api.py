@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from jepa_framework.artifacts import METRICS_NAME
-from jepa_framework.assemble import Assembly
-from jepa_framework.data import DynamicsDataset
-from jepa_framework.errors import JepaError
-from jepa_framework.model import JEPA
-from jepa_framework.recipe import Recipe, load_recipe, unstructure_recipe
-from jepa_framework.validators import DEVICE_PATTERN, MAX_COUNT, MAX_SEED
+from jepa_framework.config.recipe import Recipe, load_recipe, unstructure_recipe
+from jepa_framework.core.errors import JepaError
+from jepa_framework.core.validators import DEVICE_PATTERN, MAX_COUNT, MAX_SEED
+from jepa_framework.datasets.base import DynamicsDataset
+from jepa_framework.models.jepa import JEPA
+from jepa_framework.pipeline.artifacts import METRICS_NAME
+from jepa_framework.pipeline.assemble import Assembly
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -46,11 +46,12 @@ def train(
     """Run a recipe end to end, exactly as ``jepa run`` does, and return the finished run.
 
     ``recipe`` is a recipe file, the name of a registered recipe (``"pendulum"``) or a
-    :class:`~jepa_framework.recipe.Recipe`; ``overrides`` are ``key.path=value`` strings as on
+    :class:`~jepa_framework.config.recipe.Recipe`; ``overrides`` are ``key.path=value`` strings as
+    on
     the command line. ``device`` chooses where the returned run's networks live (default: the
     recipe's ``train.device``).
     """
-    from jepa_framework.runner import run_recipe
+    from jepa_framework.jobs.runner import run_recipe
 
     _check_device(device)
     host = _host(host)
@@ -64,8 +65,8 @@ def resolve_recipe(recipe: str | Path | Recipe, overrides: Sequence[str], host: 
     if isinstance(recipe, Recipe):
         if not overrides:
             return recipe
-        from jepa_framework.overrides import apply_overrides
-        from jepa_framework.recipe import structure_recipe
+        from jepa_framework.config.overrides import apply_overrides
+        from jepa_framework.config.recipe import structure_recipe
 
         raw, orphans = apply_overrides(unstructure_recipe(recipe), overrides)
         return structure_recipe(raw, host, f"recipe '{recipe.name}'", overrides, orphans)
@@ -100,7 +101,7 @@ def load_run(
 def _host(host: Any) -> Any:
     if host is not None:
         return host
-    from jepa_framework.plugins import host as default_host
+    from jepa_framework.plugin.host import host as default_host
 
     return default_host()
 
@@ -218,11 +219,11 @@ class LoadedRun:
         """
         import time
 
+        from jepa_framework.core.progress import say
         from jepa_framework.evaluate import format_summary
         from jepa_framework.evaluate.report import evaluate
-        from jepa_framework.progress import say
-        from jepa_framework.runner import GLOSSARY
-        from jepa_framework.training import jepa_plan
+        from jepa_framework.jobs.runner import GLOSSARY
+        from jepa_framework.pipeline.training import jepa_plan
 
         plan = jepa_plan(self.recipe, len(self.assembly.split.train))
         say(

@@ -42,8 +42,8 @@ def run_tiny(recipe: str, tmp_path: str | os.PathLike[str], *overrides: str) -> 
     under a fresh folder inside ``tmp_path``; a failed run raises ``AssertionError`` with the
     exit code (the error itself is on stderr, which pytest shows).
     """
-    from jepa_framework.cli import main
-    from jepa_framework.plugins import host
+    from jepa_framework.commands.cli import main
+    from jepa_framework.plugin.host import host
 
     os.environ.setdefault("MPLBACKEND", "Agg")
     registered = host().recipes
@@ -70,7 +70,7 @@ def plugin_host(
     ``tmp_path``) keeps generated datasets out of the user's cache. Everything is restored on
     exit.
     """
-    from jepa_framework import plugins
+    from jepa_framework.plugin import host as plugins
 
     saved = {k: os.environ.get(k) for k in ("JEPA_DISABLE_PLUGINS", "JEPA_CACHE_DIR")}
     names = [n for n in (saved["JEPA_DISABLE_PLUGINS"] or "").split(",") if n] + list(disable)

@@ -28,7 +28,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def one_thread():
     """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a shared CPU
     (a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
-    from jepa_framework.threads import one_torch_thread
+    from jepa_framework.core.threads import one_torch_thread
 
     with one_torch_thread():
         yield
@@ -45,7 +45,7 @@ def benchmark_script(monkeypatch):
 @pytest.fixture
 def fresh_host():
     """A plugin host built now (and forgotten afterwards), so env changes take effect."""
-    from jepa_framework import plugins
+    from jepa_framework.plugin import host as plugins
 
     plugins.reset()
     yield plugins.host

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import jepa_framework
-from jepa_framework.errors import JepaError
+from jepa_framework.core.errors import JepaError
 from jepa_framework.testing import TINY_OVERRIDES
 
 QUICK = [*TINY_OVERRIDES, "eval.enabled=false", "output.forecast_frames=4"]

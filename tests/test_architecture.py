@@ -1,8 +1,9 @@
-"""The core's import graph: no cycles, and no module imports one from a higher layer.
+"""The import graph: no cycles, and no module imports one from a higher layer.
 
-Imports inside functions count (they are dependencies too); those under ``if TYPE_CHECKING:``
-do not, nor does the package's ``__getattr__`` (the lazy re-export of the Python API). A module
-missing from LAYERS is treated as the top layer: nothing below may import it.
+A module's layer is the package it lives in (:data:`LAYERS`, lowest first), so the folders are
+the architecture and no list of modules is kept by hand. Imports inside functions count (they
+are dependencies too); those under ``if TYPE_CHECKING:`` do not, nor does the package's
+``__getattr__`` (the lazy re-export of the Python API). The built-in plugins are checked too.
 """
 
 from __future__ import annotations
@@ -18,74 +19,24 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 BUILTINS = "jepa_builtins"
 BUILTINS_ROOT = ROOT.parent / "plugins" / BUILTINS
 
-#: lower layers never import higher ones
-LAYERS: dict[int, set[str]] = {
-    0: {  # foundations: no knowledge of datasets, models or runs
-        "jepa_framework",
-        "errors",
-        "hookspecs",
-        "components",
-        "schedules",
-        "threads",
-        "seeds",
-        "distributed",
-        "windows",
-        "framewise",
-        "optim",
-        "progress",
-        "validators",
-        "safe_yaml",
-        "converter",
-        "overrides",
-        "problems",
-        "provenance",
-    },
-    1: {"registry", "plugins", "recipe"},  # plugin machinery and recipes
-    2: {  # data, model and the pieces they are made of
-        "datacache",
-        "data",
-        "observations",  # what observations are; never how they are scored
-        "model",
-        "encoding",
-        "batches",
-        "diagnostics",
-        "render",
-        "checkpoint",
-        "faults",
-    },
-    3: {  # building, training and writing
-        "assemble",
-        "eval_memory",  # checked while assembling, before anything is evaluated
-        "latents",
-        "decoder_fit",
-        "training",
-        "artifacts",
-        "run",
-    },
-    4: {  # evaluating: the whole package, and only the layers above import it
-        "evaluate",
-        "evaluate.baseline_inputs",
-        "evaluate.baselines",
-        "evaluate.budgets",
-        "evaluate.comparison",
-        "evaluate.controls",
-        "evaluate.image_scoring",
-        "evaluate.loading",
-        "evaluate.metrics",
-        "evaluate.plots",
-        "evaluate.probes",
-        "evaluate.report",
-        "evaluate.ridge",
-        "evaluate.rollout",
-        "evaluate.scoring",
-        "evaluate.spaces",
-        "evaluate.supervised",
-        "evaluate.vector_scoring",
-    },
-    5: {"runner", "sweep", "launch"},  # orchestration
-    6: {"cli", "__main__", "scaffold", "testing", "api"},  # the command line and its helpers
-}
-TOP = max(LAYERS) + 1
+#: the layer packages of jepa_framework, lowest first: a module may import its own package and
+#: the packages before it, never one after it (the folder a module is in is its layer)
+LAYERS = (
+    "core",  # foundations: errors, component protocols, validators, threads, progress
+    "plugin",  # the hook contract, registries, the plugin host, fault attribution
+    "config",  # recipes: YAML, typed sections, overrides, problems
+    "datasets",  # dataset base classes, the cache, clips, observations, rendering
+    "models",  # the JEPA module, frame-wise encoding, collapse diagnostics
+    "pipeline",  # assembling a run, training, refit, decoder, checkpoints, artifacts
+    "evaluate",  # probes, forecasts, baselines, controls, eval.json and its figures
+    "jobs",  # a recipe end to end, sweeps, launchers
+    "commands",  # the jepa command line and the plugin scaffold
+)
+#: modules outside the layer packages: the public API and entry points, above every layer
+TOP_MODULES = {"api", "testing", "__main__"}
+#: the package itself (``hookimpl``, the lazy Python API) and the finder of the old flat paths
+FACADE = {PACKAGE, "_moved"}
+TOP = len(LAYERS)
 
 
 def module_name(path: Path, root: Path = ROOT, top: str = PACKAGE) -> str:
@@ -95,8 +46,12 @@ def module_name(path: Path, root: Path = ROOT, top: str = PACKAGE) -> str:
     return ".".join(parts) if parts else top
 
 
-def layer(module: str) -> int:
-    return next((n for n, names in LAYERS.items() if module in names), TOP)
+def layer(module: str) -> int | None:
+    """The layer of a module from the package it is in; ``None`` for one in no layer."""
+    package = module.split(".")[0]
+    if package in LAYERS:
+        return LAYERS.index(package)
+    return TOP if module in TOP_MODULES else None
 
 
 def _type_checking(node: ast.If) -> bool:
@@ -166,9 +121,13 @@ def graph(root: Path = ROOT, top: str = PACKAGE) -> dict[str, set[str]]:
     return {module_name(f, root, top): imports(f, modules, root, top) for f in files}
 
 
-def test_every_core_module_has_a_layer():
-    unplaced = sorted(m for m in graph() if layer(m) == TOP)
-    assert not unplaced, f"assign these modules a layer in LAYERS: {unplaced}"
+def test_every_core_module_is_in_a_layer_package():
+    unplaced = sorted(m for m in graph() if layer(m) is None and m not in FACADE)
+    assert not unplaced, f"move these modules into one of the packages {LAYERS}: {unplaced}"
+
+
+def test_every_layer_package_exists():
+    assert all((ROOT / package / "__init__.py").is_file() for package in LAYERS)
 
 
 def test_no_module_imports_a_higher_layer():
@@ -176,7 +135,7 @@ def test_no_module_imports_a_higher_layer():
         f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
         for m, targets in graph().items()
         for t in sorted(targets)
-        if layer(t) > layer(m)
+        if m not in FACADE and t not in FACADE and layer(t) > layer(m)
     ]
     assert not upward, "\n".join(upward)
 
@@ -240,13 +199,14 @@ def test_each_built_in_network_module_registers_its_own_components():
     ("source", "expected"),
     [
         ("from jepa_framework.evaluate import baselines as bl", {"evaluate.baselines"}),
-        ("from jepa_framework.errors import JepaError", {"errors"}),
-        ("import jepa_framework.model", {"model"}),
+        ("from jepa_framework.core.errors import JepaError", {"core.errors"}),
+        ("import jepa_framework.models.jepa", {"models.jepa"}),
         ("from . import metrics", {"evaluate.metrics"}),
-        ("if TYPE_CHECKING:\n    from jepa_framework.runner import x", set()),
-        ("def f():\n    from jepa_framework.runner import x", {"runner"}),
+        ("if TYPE_CHECKING:\n    from jepa_framework.jobs.runner import x", set()),
+        ("def f():\n    from jepa_framework.jobs.runner import x", {"jobs.runner"}),
     ],
 )
 def test_the_graph_reader_resolves_imports(source, expected):
-    modules = {"evaluate", "evaluate.baselines", "evaluate.metrics", "errors", "model", "runner"}
+    modules = {"evaluate", "evaluate.baselines", "evaluate.metrics", "core.errors", "models.jepa"}
+    modules |= {"jobs.runner"}
     assert imports_in(source, "evaluate.probes", "evaluate", modules) == expected

@@ -29,14 +29,14 @@ def evaluate_run(run_dir: Path, host: Any = None) -> dict[str, Any]:
     """Rebuild a finished run from its directory and evaluate it."""
     from jepa_framework.evaluate.loading import load_run
     from jepa_framework.evaluate.report import evaluate as run_evaluation
-    from jepa_framework.training import jepa_plan
+    from jepa_framework.pipeline.training import jepa_plan
 
     if host is None:
-        from jepa_framework.plugins import host as make_host
+        from jepa_framework.plugin.host import host as make_host
 
         host = make_host()
     recipe, assembly = load_run(run_dir, host)
-    from jepa_framework.eval_memory import check_eval_fits
+    from jepa_framework.pipeline.eval_memory import check_eval_fits
 
     check_eval_fits(recipe, assembly.dataset)
     plan = jepa_plan(recipe, len(assembly.split.train))

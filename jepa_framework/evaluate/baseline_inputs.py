@@ -16,8 +16,8 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_framework.batches import Clips
-from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.datasets.batches import Clips
+from jepa_framework.pipeline.optim import Optimisation, StepPlan
 
 
 @attrs.frozen

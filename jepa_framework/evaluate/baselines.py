@@ -2,9 +2,11 @@
 
 Every forecaster maps float contexts [B, C, *obs] and a number of steps to forecasts
 [B, steps, *obs]. The supervised residual MLP gets the JEPA's budget or a multiple of it: the
-JEPA phase's :class:`~jepa_framework.optim.StepPlan` (optimizer steps and warmup), the same batch
+JEPA phase's :class:`~jepa_framework.pipeline.optim.StepPlan` (optimizer steps and warmup), the
+same batch
 size, learning rate, weight decay and gradient clipping, the same optimisation code
-(:class:`~jepa_framework.optim.Optimisation`), batches drawn as the JEPA's clips are, and the same
+(:class:`~jepa_framework.pipeline.optim.Optimisation`), batches drawn as the JEPA's clips are, and
+the same
 multi-step loss (objective.rollout_steps frames unrolled) -- but supervised in observation space.
 The recipe's own networks trained end to end are in :mod:`~jepa_framework.evaluate.supervised`.
 """
@@ -17,12 +19,12 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from jepa_framework.core.seeds import derive_seed
+from jepa_framework.core.threads import one_torch_thread
+from jepa_framework.datasets.windows import gather_windows
 from jepa_framework.evaluate.ridge import Ridge
 from jepa_framework.evaluate.supervised import Trained
-from jepa_framework.optim import Optimisation, StepPlan
-from jepa_framework.seeds import derive_seed
-from jepa_framework.threads import one_torch_thread
-from jepa_framework.windows import gather_windows
+from jepa_framework.pipeline.optim import Optimisation, StepPlan
 
 Forecaster = Callable[[torch.Tensor, int], torch.Tensor]
 

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jepa_framework.artifacts import METRICS_NAME
-from jepa_framework.optim import StepPlan
+from jepa_framework.pipeline.artifacts import METRICS_NAME
+from jepa_framework.pipeline.optim import StepPlan
 
 
 def _run_wall_s(run_dir: Path) -> float | None:

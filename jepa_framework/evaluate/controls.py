@@ -3,11 +3,12 @@
 It separates what JEPA training of the encoder adds from what a trained predictor can do on any
 features: the recipe's encoder, randomly initialised (the one the probe control uses) and
 frozen; the recipe's predictor trained on its latents with the JEPA phase's budget (its
-:class:`~jepa_framework.optim.StepPlan`, batch size, learning rate, weight decay, gradient
+:class:`~jepa_framework.pipeline.optim.StepPlan`, batch size, learning rate, weight decay, gradient
 clipping and the multi-step latent loss over ``objective.rollout_steps``), through the same
-:class:`~jepa_framework.optim.Optimisation`. The latents are standardised first (random
+:class:`~jepa_framework.pipeline.optim.Optimisation`. The latents are standardised first (random
 features have arbitrary scales); the control is then read through its own linear probe. A
-control is a :class:`~jepa_framework.model.JEPA` whose predictor steps standardised latents, as
+control is a :class:`~jepa_framework.models.jepa.JEPA` whose predictor steps standardised latents,
+as
 a recipe's refit phase makes one, so evaluation treats it like any trained run.
 """
 
@@ -19,12 +20,12 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_framework.data import DynamicsDataset
-from jepa_framework.latents import window_latents
-from jepa_framework.model import JEPA, StandardisedPredictor
-from jepa_framework.optim import Optimisation, StepPlan
-from jepa_framework.training import RefitObjective
-from jepa_framework.windows import gather_windows
+from jepa_framework.datasets.base import DynamicsDataset
+from jepa_framework.datasets.windows import gather_windows
+from jepa_framework.models.jepa import JEPA, StandardisedPredictor
+from jepa_framework.pipeline.latents import window_latents
+from jepa_framework.pipeline.optim import Optimisation, StepPlan
+from jepa_framework.pipeline.training import RefitObjective
 
 
 @attrs.frozen

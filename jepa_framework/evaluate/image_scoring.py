@@ -1,6 +1,7 @@
 """Scoring of frame forecasts: pixel MSE, PSNR, relative pixel error and pixel baselines.
 
-The scoring of :class:`~jepa_framework.observations.ImageObservations` (frames in [0, 1], which
+The scoring of :class:`~jepa_framework.datasets.observations.ImageObservations` (frames in [0, 1],
+which
 PSNR assumes). The VPT thresholds the relative error (MSE / frame energy), so a mostly black
 frame is not "valid" just because little of it is lit.
 """

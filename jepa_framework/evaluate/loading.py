@@ -8,17 +8,17 @@ from typing import Any
 
 import attrs
 
-from jepa_framework.artifacts import (
+from jepa_framework.config.recipe import Recipe, load_recipe, unstructure_recipe
+from jepa_framework.core.errors import JepaError
+from jepa_framework.pipeline.artifacts import (
     CONFIG_NAME,
     MODELS_DIR,
     load_models,
     missing_models,
     restore_models,
 )
-from jepa_framework.assemble import Assembly, assemble
-from jepa_framework.checkpoint import is_finished
-from jepa_framework.errors import JepaError
-from jepa_framework.recipe import Recipe, load_recipe, unstructure_recipe
+from jepa_framework.pipeline.assemble import Assembly, assemble
+from jepa_framework.pipeline.checkpoint import is_finished
 
 
 def load_run(run_dir: Path, host: Any = None, device: str | None = None) -> tuple[Recipe, Assembly]:
@@ -28,7 +28,7 @@ def load_run(run_dir: Path, host: Any = None, device: str | None = None) -> tupl
     A finished run missing files under models/ has them written again from its checkpoint.
     """
     if host is None:
-        from jepa_framework.plugins import host as make_host
+        from jepa_framework.plugin.host import host as make_host
 
         host = make_host()
     if not (run_dir / CONFIG_NAME).exists():

@@ -17,12 +17,12 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_framework.data import DynamicsDataset
-from jepa_framework.encoding import encode_stored
+from jepa_framework.core.seeds import derive_seed
+from jepa_framework.datasets.base import DynamicsDataset
+from jepa_framework.datasets.windows import gather_windows, pick_starts
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
-from jepa_framework.model import JEPA
-from jepa_framework.seeds import derive_seed
-from jepa_framework.windows import gather_windows, pick_starts
+from jepa_framework.models.encoding import encode_stored
+from jepa_framework.models.jepa import JEPA
 
 
 @attrs.frozen

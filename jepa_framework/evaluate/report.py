@@ -12,11 +12,10 @@ from typing import Any
 import attrs
 import torch
 
-from jepa_framework.artifacts import write_json, writing
-from jepa_framework.assemble import Assembly, build, random_encoder, shapes_of
-from jepa_framework.batches import Clips
-from jepa_framework.data import DynamicsDataset
-from jepa_framework.decoder_fit import fit_linear_decoder
+from jepa_framework.config.recipe import Recipe
+from jepa_framework.core.seeds import derive_seed
+from jepa_framework.datasets.base import DynamicsDataset
+from jepa_framework.datasets.batches import Clips
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.baseline_inputs import BaselineInputs
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
@@ -27,11 +26,12 @@ from jepa_framework.evaluate.probes import probe_study
 from jepa_framework.evaluate.rollout import TRUE_STATE_REFERENCE, JepaForecast, held_out, score
 from jepa_framework.evaluate.scoring import Curves, Group, VptFn, vpt_by_group, vpt_by_threshold
 from jepa_framework.evaluate.spaces import scoring_of
-from jepa_framework.model import JEPA
-from jepa_framework.optim import StepPlan
-from jepa_framework.recipe import Recipe
-from jepa_framework.seeds import derive_seed
-from jepa_framework.training import autocast
+from jepa_framework.models.jepa import JEPA
+from jepa_framework.pipeline.artifacts import write_json, writing
+from jepa_framework.pipeline.assemble import Assembly, build, random_encoder, shapes_of
+from jepa_framework.pipeline.decoder_fit import fit_linear_decoder
+from jepa_framework.pipeline.optim import StepPlan
+from jepa_framework.pipeline.training import autocast
 
 log = logging.getLogger("jepa_framework")
 

@@ -16,15 +16,15 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_framework.data import DynamicsDataset
-from jepa_framework.encoding import encode_sequences
-from jepa_framework.eval_memory import CHUNK
+from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.evaluate.baselines import Forecaster
 from jepa_framework.evaluate.metrics import nrmse
 from jepa_framework.evaluate.probes import Probes
 from jepa_framework.evaluate.scoring import Curves
 from jepa_framework.evaluate.spaces import scoring_of
-from jepa_framework.model import JEPA
+from jepa_framework.models.encoding import encode_sequences
+from jepa_framework.models.jepa import JEPA
+from jepa_framework.pipeline.eval_memory import CHUNK
 
 
 @attrs.frozen

@@ -1,6 +1,7 @@
 """Which scoring a dataset's observations get: the evaluation's table of observation kinds.
 
-The data layer only describes observations (:mod:`jepa_framework.observations`: a ``kind`` and
+The data layer only describes observations (:mod:`jepa_framework.datasets.observations`: a ``kind``
+and
 its shape); what a kind means for evaluation is decided here. The built-in kinds map to
 :class:`~jepa_framework.evaluate.vector_scoring.VectorScoring` and
 :class:`~jepa_framework.evaluate.image_scoring.ImageScoring`. A plugin's observation space that
@@ -12,12 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jepa_framework.data import DynamicsDataset
-from jepa_framework.errors import PluginError
+from jepa_framework.core.errors import PluginError
+from jepa_framework.datasets.base import DynamicsDataset
+from jepa_framework.datasets.observations import (
+    ImageObservations,
+    ObservationSpace,
+    VectorObservations,
+)
 from jepa_framework.evaluate.image_scoring import ImageScoring
 from jepa_framework.evaluate.scoring import Scoring
 from jepa_framework.evaluate.vector_scoring import VectorScoring
-from jepa_framework.observations import ImageObservations, ObservationSpace, VectorObservations
 
 #: observation kind -> the scoring of a space of that kind
 SCORINGS: dict[str, Callable[[ObservationSpace], Scoring]] = {
@@ -37,7 +42,8 @@ def scoring_for(space: ObservationSpace, owner: str = "the dataset") -> Scoring:
         raise PluginError(
             f"{owner}'s observation_space {space!r} has kind {kind!r}, which the core does not "
             f"score (it scores {sorted(SCORINGS)}). Return VectorObservations or "
-            "ImageObservations from jepa_framework.observations, or make the space implement "
+            "ImageObservations from jepa_framework.datasets.observations, or make the space "
+            "implement "
             "jepa_framework.evaluate.scoring.Scoring (docs/plugins.md)."
         )
     return factory(space)

@@ -5,8 +5,10 @@ same encoder, predictor and decoder (built from the recipe's specs, freshly init
 own seed) are trained together on the observation-space multi-step loss: encode the context
 window, roll the predictor out K = objective.rollout_steps steps, decode every step, and compare
 with the true next frames (the last frame of the window k steps later). Everything else is the
-JEPA's: the training split, the clips (:class:`~jepa_framework.batches.Clips`), the batch size,
-the optimisation (:class:`~jepa_framework.optim.Optimisation` over the JEPA's step plan, or a
+JEPA's: the training split, the clips (:class:`~jepa_framework.datasets.batches.Clips`), the batch
+size,
+the optimisation (:class:`~jepa_framework.pipeline.optim.Optimisation` over the JEPA's step plan,
+or a
 multiple of it), mixed precision. For images this is "the same CNN trained with a pixel loss".
 Coordinates are standardised (train-split mean and std per dimension) so the loss weighs every
 dimension as the NRMSE does. Where the recipe solves its linear decoder in closed form
@@ -26,10 +28,10 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_framework.batches import Clips
+from jepa_framework.datasets.batches import Clips
 from jepa_framework.evaluate.baseline_inputs import BaselineInputs
-from jepa_framework.model import unroll
-from jepa_framework.optim import Optimisation, StepPlan
+from jepa_framework.models.jepa import unroll
+from jepa_framework.pipeline.optim import Optimisation, StepPlan
 
 log = logging.getLogger("jepa_framework")
 

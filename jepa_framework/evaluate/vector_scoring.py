@@ -1,6 +1,6 @@
 """Scoring of coordinate forecasts: NRMSE per horizon, ODE-style and supervised baselines.
 
-The scoring of :class:`~jepa_framework.observations.VectorObservations`. A new metric of
+The scoring of :class:`~jepa_framework.datasets.observations.VectorObservations`. A new metric of
 coordinate forecasts is a function in :mod:`jepa_framework.evaluate.metrics` and a line in
 :meth:`VectorScoring.scorer` and :meth:`VectorScoring.summarise` here
 (docs/explanation/adding-a-metric.md).
@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import torch
 
+from jepa_framework.core.seeds import derive_seed
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate import supervised as sv
 from jepa_framework.evaluate.baseline_inputs import BaselineInputs
@@ -26,7 +27,6 @@ from jepa_framework.evaluate.scoring import (
     vpt_by_group,
     vpt_by_threshold,
 )
-from jepa_framework.seeds import derive_seed
 
 
 @attrs.frozen

@@ -11,9 +11,9 @@ import attrs
 import torch
 from torch import nn
 
-from jepa_framework.components import Shapes
-from jepa_framework.errors import JepaError
-from jepa_framework.validators import MAX_WIDTH, between, count
+from jepa_framework.core.components import Shapes
+from jepa_framework.core.errors import JepaError
+from jepa_framework.core.validators import MAX_WIDTH, between, count
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,

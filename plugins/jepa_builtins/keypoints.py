@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from jepa_framework import hookimpl
-from jepa_framework.components import Shapes
-from jepa_framework.validators import between, count
+from jepa_framework.core.components import Shapes
+from jepa_framework.core.validators import between, count
 
 from .blocks import ACTIVATIONS, WIDTH, ChannelsLast, image_shape, mlp
 from .coords import AddCoords, coordinate_grid

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from jepa_framework import hookimpl
-from jepa_framework.components import Shapes
-from jepa_framework.errors import JepaError
-from jepa_framework.validators import MAX_WIDTH, between, count
+from jepa_framework.core.components import Shapes
+from jepa_framework.core.errors import JepaError
+from jepa_framework.core.validators import MAX_WIDTH, between, count
 
 from .blocks import ACTIVATIONS, ResidualMLP, ResidualMLPParams, mlp
 

@@ -1,6 +1,6 @@
 """Built-in networks: MLP and CNN encoders and decoders, MLP and residual-MLP predictors.
 
-Every factory follows the contract in ``jepa_framework.components``:
+Every factory follows the contract in ``jepa_framework.core.components``:
 ``factory(params, shapes) -> nn.Module`` with
 
 - encoder:   [B, H, *obs_shape] -> [B, D]
@@ -21,9 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from jepa_framework import hookimpl
-from jepa_framework.components import Shapes
-from jepa_framework.errors import JepaError
-from jepa_framework.validators import count
+from jepa_framework.core.components import Shapes
+from jepa_framework.core.errors import JepaError
+from jepa_framework.core.validators import count
 
 from .blocks import (
     ACTIVATION,

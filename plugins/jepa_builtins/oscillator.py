@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from jepa_framework import hookimpl
-from jepa_framework.components import Shapes
-from jepa_framework.errors import JepaError
+from jepa_framework.core.components import Shapes
+from jepa_framework.core.errors import JepaError
 
 #: guards the fit of a channel that is zero across the window
 TINY = 1e-12

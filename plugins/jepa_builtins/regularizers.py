@@ -2,7 +2,7 @@
 
 Each term is a pure function of tensors (shapes in its docstring, weights as arguments with the
 papers' defaults), in the manner of solo-learn. The registered objects combine them into the
-``Regularizer`` protocol of ``jepa_framework.components``::
+``Regularizer`` protocol of ``jepa_framework.core.components``::
 
     loss, terms = regularizer(predictions [K, B, D], targets [K, B, D], context [B, D])
 
@@ -24,7 +24,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 
 from jepa_framework import hookimpl
-from jepa_framework.validators import MAX_WEIGHT, MAX_WIDTH, between, count, fraction, positive
+from jepa_framework.core.validators import MAX_WEIGHT, MAX_WIDTH, between, count, fraction, positive
 
 # --------------------------------------------------------------------------- global batch
 

@@ -22,7 +22,7 @@ import attrs
 from attrs.validators import ge, gt
 
 from jepa_framework import hookimpl
-from jepa_framework.errors import JepaError
+from jepa_framework.core.errors import JepaError
 
 log = logging.getLogger("jepa_framework")
 
@@ -137,7 +137,7 @@ class TensorBoardTracker:
     def _log_hparams(self, run: Any, run_dir: Path, metrics: dict[str, Any]) -> None:
         from torch.utils.tensorboard.summary import hparams
 
-        from jepa_framework.recipe import unstructure_recipe
+        from jepa_framework.config.recipe import unstructure_recipe
 
         params = flat_hparams(unstructure_recipe(run.recipe))
         finals = {}

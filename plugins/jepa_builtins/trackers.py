@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from jepa_framework import hookimpl
-from jepa_framework.validators import folder_name
+from jepa_framework.core.validators import folder_name
 
 
 @attrs.frozen

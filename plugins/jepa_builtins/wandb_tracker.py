@@ -20,7 +20,7 @@ import attrs
 from attrs.validators import in_
 
 from jepa_framework import hookimpl
-from jepa_framework.errors import JepaError
+from jepa_framework.core.errors import JepaError
 
 log = logging.getLogger("jepa_framework")
 
@@ -86,7 +86,7 @@ class WandbTracker:
             self._run = None
 
     def _init(self, run: Any) -> Any:
-        from jepa_framework.recipe import unstructure_recipe
+        from jepa_framework.config.recipe import unstructure_recipe
 
         p = self.params
         directory = Path(p.dir) if p.dir else Path(run.dir)

@@ -15,8 +15,8 @@ import attrs
 import numpy as np
 from attrs.validators import and_, deep_iterable, min_len
 
-from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
-from jepa_framework.validators import at_most, between, count
+from jepa_framework.core.validators import at_most, between, count
+from jepa_framework.datasets.base import DatasetParams, Trajectories, VectorDataset
 
 LENGTH = between(0, 100)  # radii, amplitudes, growth per frame
 ANGLE = between(-10, 10)  # angular velocities, rad/frame

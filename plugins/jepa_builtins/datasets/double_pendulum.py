@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from jepa_framework.threads import one_torch_thread
+from jepa_framework.core.threads import one_torch_thread
 
 G = 9.81
 

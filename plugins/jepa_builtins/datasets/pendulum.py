@@ -12,8 +12,8 @@ import torch
 from attrs.validators import in_
 
 from jepa_builtins.datasets.double_pendulum import energy, integrate, positions, sample_initial
-from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
-from jepa_framework.validators import between, count, positive
+from jepa_framework.core.validators import between, count, positive
+from jepa_framework.datasets.base import DatasetParams, Trajectories, VectorDataset
 
 PENDULUM_STATE_NAMES = ("theta1", "theta2", "omega1", "omega2")
 PENDULUM_PROBE_NAMES = ("sin_theta1", "cos_theta1", "sin_theta2", "cos_theta2", "omega1", "omega2")

@@ -16,8 +16,8 @@ from jepa_builtins.datasets.pendulum import (
     pendulum_states,
 )
 from jepa_builtins.datasets.rendering import PALETTE_GRAY, PALETTE_RGB, render
-from jepa_framework.data import ImageDataset, Trajectories
-from jepa_framework.validators import count
+from jepa_framework.core.validators import count
+from jepa_framework.datasets.base import ImageDataset, Trajectories
 
 
 @attrs.frozen

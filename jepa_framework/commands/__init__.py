@@ -1,0 +1,1 @@
+"""The ``jepa`` command line and the plugin scaffold."""

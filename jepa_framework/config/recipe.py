@@ -1,0 +1,393 @@
+"""YAML recipe -> frozen, typed :class:`Recipe`, with command-line overrides and clear errors.
+
+The libraries do the work: attrs validators hold every range and choice (next to the field they
+check), cattrs structures the mapping and finds every problem with its path
+(``cattrs.transform_error``), and this module adds component lookup by registry name, a
+did-you-mean for unknown keys and a mark on problems that came from the command line. Reading is
+bounded (:mod:`jepa_framework.config.safe_yaml`) and only safe tags are built; components are named,
+never imported by path, so a recipe cannot execute code.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import cattrs
+import yaml
+from attrs.validators import in_
+from cattrs.errors import ClassValidationError
+
+from jepa_framework.config import safe_yaml
+from jepa_framework.config.converter import make_converter, short
+from jepa_framework.config.overrides import apply_overrides
+from jepa_framework.config.problems import cattrs_problems, recipe_error
+from jepa_framework.core.errors import JepaError, RecipeError, did_you_mean
+from jepa_framework.core.validators import (
+    MAX_COUNT,
+    MAX_SEED,
+    MAX_WIDTH,
+    between,
+    budget_multiples,
+    count,
+    device_name,
+    folder_name,
+    fraction,
+    path_text,
+    positive,
+)
+
+__all__ = ["Recipe", "apply_overrides", "dump_recipe", "load_recipe", "structure_recipe"]
+
+# --- components chosen by name ------------------------------------------------------------------
+
+
+@attrs.frozen
+class ComponentSpec:
+    """A component picked by registry ``name`` plus its own validated ``params``."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    params: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **attrs.asdict(self.params, recurse=True)}
+
+
+class DatasetSpec(ComponentSpec):
+    kind = "datasets"
+
+
+class EncoderSpec(ComponentSpec):
+    kind = "encoders"
+
+
+class PredictorSpec(ComponentSpec):
+    kind = "predictors"
+
+
+class DecoderSpec(ComponentSpec):
+    kind = "decoders"
+
+
+class RegularizerSpec(ComponentSpec):
+    kind = "regularizers"
+
+
+class TrackerSpec(ComponentSpec):
+    kind = "trackers"
+
+
+# --- the recipe -------------------------------------------------------------------------------
+
+field = attrs.field
+
+
+@attrs.frozen
+class DataSection:
+    dataset: DatasetSpec
+    history: int = field(default=2, validator=count(1, 10_000))  # frames per context window (H)
+    val_fraction: float = field(default=0.1, validator=fraction(open_low=True, open_high=True))
+
+
+@attrs.frozen
+class ModelSection:
+    encoder: EncoderSpec
+    predictor: PredictorSpec
+    decoder: DecoderSpec
+    embedding_dim: int = field(default=32, validator=count(1, MAX_WIDTH))
+
+
+@attrs.frozen
+class TargetSection:
+    """EMA decay of the target encoder, on a cosine schedule from start to end."""
+
+    ema_start: float = field(default=0.99, validator=fraction())
+    ema_end: float = field(default=1.0, validator=fraction())
+
+
+@attrs.frozen
+class ObjectiveSection:
+    regularizer: RegularizerSpec
+    # predictor unrolled this many steps in latent space (k)
+    rollout_steps: int = field(default=4, validator=count(1, 10_000))
+    target: TargetSection = attrs.Factory(TargetSection)
+
+
+@attrs.frozen
+class TrainSection:
+    # one epoch = every training trajectory once, at a random start
+    epochs: int = field(default=20, validator=count(1, 100_000))
+    batch_size: int = field(default=256, validator=count(1, 2**20))
+    lr: float = field(default=1.0e-3, validator=positive(10.0))
+    weight_decay: float = field(default=0.05, validator=between(0, 100))
+    warmup_epochs: float = field(default=1.0, validator=between(0, 100_000))
+    grad_clip: float = field(default=1.0, validator=between(0, 1e6))  # max grad norm; 0: off
+    # auto | cpu | cuda | cuda:N | mps
+    device: str = field(default="auto", validator=device_name)
+    # CPU threads for torch; 0 = every core of the machine
+    threads: int = field(default=0, validator=count(0, 4096))
+    precision: str = field(default="fp32", validator=in_(("fp32", "bf16")))  # bf16: autocast
+    compile: bool = False  # torch.compile the networks
+
+
+@attrs.frozen
+class RefitSection:
+    """Phase 1b (off at 0 epochs): refit the predictor on the frozen encoder's latents.
+
+    Joint training asks the predictor to follow a moving target; once the encoder is final, a
+    fresh predictor fitted on its standardised latents forecasts further (the refit_predictor
+    control measures exactly this). The latents are encoded once, so an epoch costs little.
+    """
+
+    # one epoch = every training trajectory once, at a random window; 0 = no refit
+    epochs: int = field(default=0, validator=count(0, 100_000))
+    batch_size: int = field(default=256, validator=count(1, 2**20))
+    lr: float = field(default=1.0e-3, validator=positive(10.0))
+    # latent steps unrolled in the loss; 0 = objective.rollout_steps
+    rollout_steps: int = field(default=0, validator=count(0, 10_000))
+
+    def steps(self, objective: ObjectiveSection) -> int:
+        return self.rollout_steps or objective.rollout_steps
+
+
+@attrs.frozen
+class DecoderTrainSection:
+    """Phase 2: a decoder learns to reconstruct frames from frozen latents (verification only)."""
+
+    epochs: int = field(default=20, validator=count(1, 100_000))
+    batch_size: int = field(default=256, validator=count(1, 2**20))
+    lr: float = field(default=1.0e-3, validator=positive(10.0))
+    # least_squares: a linear decoder solved in closed form on every training window's latent
+    # (epochs, batch_size and lr then unused), where gradient descent on nearly collinear
+    # latents converges slowly
+    solver: str = field(default="gradient", validator=in_(("gradient", "least_squares")))
+
+
+@attrs.frozen
+class OutputSection:
+    dir: str = field(default="results", validator=path_text)
+    # frames in forecast.mp4 (rolled out from one context)
+    forecast_frames: int = field(default=240, validator=count(1, 100_000))
+    # pixels per side of each half of the video
+    video_panel_size: int = field(default=256, validator=count(16, 4096))
+    fps: int = field(default=20, validator=count(1, 240))
+
+
+@attrs.frozen
+class EvalSection:
+    """`jepa eval` settings; it also runs at the end of `jepa run` when enabled.
+
+    Forecasts are scored on ``trajectories`` freshly generated held-out trajectories (at most the
+    dataset's size, so tiny recipes evaluate quickly) of ``history + horizon`` frames.
+    """
+
+    enabled: bool = True
+    # held-out trajectories for forecasts (capped at data size)
+    trajectories: int = field(default=256, validator=count(1, MAX_COUNT))
+    # forecast steps scored (may exceed the training sequence length)
+    horizon: int = field(default=100, validator=count(1, 100_000))
+    # seed of the held-out trajectories (distinct from the data seed)
+    seed: int = field(default=12345, validator=count(0, MAX_SEED))
+    # most training windows used to fit the linear probes
+    probe_samples: int = field(default=5000, validator=count(1, 10 * MAX_COUNT))
+    # probe predicted latents up to k steps ahead (capped by the data)
+    probe_steps: int = field(default=20, validator=count(1, 10_000))
+    # frames of history for the linear AR baseline; 0 = data.history
+    ar_order: int = field(default=0, validator=count(0, 10_000))
+    # train the supervised baselines (the recipe's own networks end to end; residual MLP)
+    baselines: bool = True
+    # controls: the recipe's predictor trained on the latents of a frozen random encoder
+    # (random_encoder) and of the JEPA's own frozen encoder (refit_predictor)
+    controls: bool = True
+    # hidden units of the residual MLP baseline (coordinates)
+    baseline_hidden_dim: int = field(default=256, validator=count(1, MAX_WIDTH))
+    # each supervised baseline trains at these multiples of the JEPA's optimizer steps
+    baseline_budgets: list[int] = field(factory=lambda: [1], validator=budget_multiples)
+
+
+@attrs.frozen
+class Recipe:
+    name: str = field(validator=folder_name)  # the run folder is output.dir/<name>_<time>
+    data: DataSection
+    model: ModelSection
+    objective: ObjectiveSection
+    seed: int = field(default=0, validator=count(0, MAX_SEED))
+    train: TrainSection = attrs.Factory(TrainSection)
+    refit: RefitSection = attrs.Factory(RefitSection)
+    decoder_train: DecoderTrainSection = attrs.Factory(DecoderTrainSection)
+    output: OutputSection = attrs.Factory(OutputSection)
+    eval: EvalSection = attrs.Factory(EvalSection)
+    tracking: list[TrackerSpec] = attrs.Factory(lambda: [])
+
+
+def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
+    """Problems that involve two fields (each field's own range is its validator's job)."""
+    params, problems = recipe.data.dataset.params, []
+    size = getattr(params, "size", 2)
+    if size < 2:
+        problems.append(("data.dataset.size", f"must be at least 2 (one is held out), got {size}"))
+    frames = getattr(params, "sequence_length", None)
+    clip = recipe.data.history + recipe.objective.rollout_steps
+    if frames is not None and frames < clip:
+        problems.append(
+            (
+                "data.dataset.sequence_length",
+                f"{frames} frames are fewer than a training clip needs: data.history + "
+                f"objective.rollout_steps = {clip}; raise it or lower those",
+            )
+        )
+    refit_clip = recipe.data.history + recipe.refit.steps(recipe.objective)
+    if recipe.refit.epochs and frames is not None and frames < refit_clip:
+        problems.append(
+            (
+                "refit.rollout_steps",
+                f"data.history + refit.rollout_steps = {refit_clip} frames, more than the "
+                f"{frames} of a trajectory (data.dataset.sequence_length); lower it",
+            )
+        )
+    return problems
+
+
+def _converter(registries: Any) -> cattrs.Converter:
+    def params_of(kind: str, name: str) -> type:
+        return registries.registry(kind).get(name).params
+
+    return make_converter(ComponentSpec, params_of if registries is not None else None)
+
+
+def _spec_type(path: str) -> Any:
+    """The declared type at a dotted path of the recipe (``objective.regularizer``)."""
+    t: Any = Recipe
+    for key in path.split("."):
+        if typing.get_origin(t) is list and key.isdigit():
+            t = typing.get_args(t)[0]
+        elif attrs.has(t) and key in attrs.fields_dict(t):
+            t = typing.get_type_hints(t)[key]
+        else:
+            return None
+    return t
+
+
+def _drop_orphans(raw: dict[str, Any], orphans: set[str], registries: Any) -> None:
+    """Drop keys a rename left behind that the newly named component does not accept."""
+    for dotted in sorted(orphans):
+        where, _, key = dotted.rpartition(".")
+        spec, node = _spec_type(where), raw
+        for part in where.split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+        is_spec = isinstance(spec, type) and issubclass(spec, ComponentSpec)
+        if not (is_spec and isinstance(node, dict)):
+            continue
+        registry, name = registries.registry(spec.kind), node.get("name")
+        known = isinstance(name, str) and name in registry  # else structuring reports it
+        if known and key not in attrs.fields_dict(registry.get(name).params):
+            node.pop(key, None)
+
+
+def structure_recipe(
+    raw: Any,
+    registries: Any,
+    source: str = "recipe",
+    overrides: Sequence[str] = (),
+    orphans: set[str] | frozenset[str] = frozenset(),
+) -> Recipe:
+    """Validate a raw mapping into a Recipe, raising one RecipeError listing every problem.
+
+    ``overrides`` (the command-line texts already applied to ``raw``) mark the problems they
+    caused; ``orphans`` are the keys :func:`apply_overrides` reported as left behind by a rename.
+    """
+    if not isinstance(raw, dict):
+        raise recipe_error([("", f"expected a mapping at the top level, got {short(raw)}")], source)
+    if orphans:
+        raw = copy.deepcopy(raw)
+        _drop_orphans(raw, set(orphans), registries)
+    try:
+        recipe = _converter(registries).structure(raw, Recipe)
+    except (ClassValidationError, TypeError, ValueError) as exc:
+        raise recipe_error(cattrs_problems(exc), source, overrides) from None
+    found = _cross_checks(recipe)
+    if found:
+        raise recipe_error(found, source, overrides)
+    return recipe
+
+
+def unstructure_recipe(recipe: Recipe) -> dict[str, Any]:
+    """The fully resolved recipe as plain data (what config.yaml holds)."""
+    return _converter(None).unstructure(recipe)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The recipe file as a mapping, read within :mod:`~jepa_framework.config.safe_yaml`'s
+    limits."""
+    source = f"recipe {path}"
+    try:
+        raw = safe_yaml.loads(safe_yaml.read_text(path))
+    except OSError as exc:
+        raise JepaError(f"cannot read recipe {path}: {exc.strerror or exc}.") from None
+    except ValueError as exc:
+        raise JepaError(f"{source} {exc}.") from None
+    except safe_yaml.YamlLimitError as exc:
+        raise RecipeError([f"refused: the YAML {exc}"], source) from None
+    except yaml.YAMLError as exc:
+        raise RecipeError([f"not valid YAML: {exc}"], source) from None
+    if raw is None:
+        raise JepaError(
+            f"{source} is empty. A recipe needs at least name, data, model and objective; "
+            f"`jepa show circle` prints a complete one."
+        )
+    if not isinstance(raw, dict):
+        raise RecipeError([f"expected a mapping at the top level, got {short(raw)}"], source)
+    return raw
+
+
+def locate(recipe: str, registries: Any) -> Path:
+    """A recipe file path, or the name of a built-in recipe (``jepa run pendulum``)."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    if recipe in registries.recipes:  # a folder named like a recipe does not hide the recipe
+        return registries.recipes[recipe]
+    if path.suffix in {".yaml", ".yml"}:
+        raise JepaError(f"recipe file {path} does not exist.")
+    if path.is_dir():
+        hint = (
+            f" To rerun a finished run, use `jepa run {path / 'config.yaml'}`."
+            if (path / "config.yaml").is_file()
+            else ""
+        )
+        raise JepaError(f"{path} is a folder, not a recipe file.{hint}")
+    known = ", ".join(sorted(registries.recipes)) or "none"
+    raise JepaError(
+        f"'{recipe}' is neither a recipe file nor a built-in recipe"
+        f"{did_you_mean(recipe, registries.recipes)}. Built-in recipes: {known}."
+    )
+
+
+def load_recipe(
+    recipe: str, overrides: Sequence[str] = (), registries: Any = None
+) -> tuple[Recipe, dict[str, Any]]:
+    """Locate, read, override and validate a recipe; returns it and its raw form."""
+    if registries is None:
+        from jepa_framework.plugin.host import host
+
+        registries = host()
+    path = locate(recipe, registries)
+    raw, orphans = apply_overrides(read_yaml(path), overrides)
+    return structure_recipe(raw, registries, f"recipe {path}", overrides, orphans), raw
+
+
+def dump_recipe(recipe: Recipe, header: str = "") -> str:
+    body = yaml.safe_dump(unstructure_recipe(recipe), sort_keys=False)
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    return comments + body

@@ -1,0 +1,3 @@
+"""Orchestration: running a recipe end to end, sweeps over overrides, local and Slurm
+launchers.
+"""

@@ -1,0 +1,108 @@
+"""The supervised baselines: the recipe's own networks trained end to end, the residual MLP,
+both seeded and at multiples of the JEPA's budget (real tiny pendulum runs, no mocks)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+
+from jepa_framework.config.recipe import load_recipe
+from jepa_framework.core.errors import JepaError
+from jepa_framework.evaluate.report import make_baselines
+from jepa_framework.evaluate.supervised import EndToEnd, scaled_plan
+from jepa_framework.pipeline.assemble import assemble
+from jepa_framework.pipeline.optim import StepPlan
+
+from .. import conftest
+
+PLAN = StepPlan(epochs=8, steps_per_epoch=3, warmup_steps=2)
+
+
+def _assembled(*overrides: str):
+    from jepa_framework.plugin.host import host
+
+    registries = host()
+    recipe, _ = load_recipe(
+        "pendulum",
+        [
+            *conftest.TINY,
+            "objective.rollout_steps=3",
+            "train.lr=3e-3",
+            "train.threads=1",
+            *overrides,
+        ],
+        registries=registries,
+    )
+    recipe = attrs.evolve(recipe, tracking=[])
+    return recipe, registries, assemble(recipe, registries, trackers=False)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _assembled("eval.baseline_budgets=[1, 2]")
+
+
+def test_the_recipes_own_networks_train_end_to_end_and_are_seeded(tiny):
+    recipe, registries, assembly = tiny
+    methods, notes = make_baselines(recipe, registries, assembly, 2, PLAN)
+    model = methods["supervised"]
+    assert isinstance(model, EndToEnd)
+    # the same architecture as the JEPA's networks
+    jepa_params = sum(p.numel() for p in assembly.model.encoder.parameters())
+    assert sum(p.numel() for p in model.encoder.parameters()) == jepa_params
+    losses = notes["baselines"]["supervised"]["epoch_losses"]
+    assert len(losses) == PLAN.epochs and losses[-1] < 0.7 * losses[0]
+    for name in ("supervised", "residual_mlp"):
+        first, last = (notes["baselines"][name][k] for k in ("multiple", "optimizer_steps"))
+        assert first == 1 and last == PLAN.total_steps
+        assert notes["baselines"][f"{name}_x2"]["optimizer_steps"] == 2 * PLAN.total_steps
+
+    context = assembly.dataset.to_float(assembly.dataset.observations[:4, :2])
+    forecast = model(context, 5)
+    assert forecast.shape == (4, 5, 4) and torch.isfinite(forecast).all()
+    again, _ = make_baselines(recipe, registries, assembly, 2, PLAN)
+    for name in ("supervised", "supervised_x2", "residual_mlp", "residual_mlp_x2"):
+        assert torch.equal(methods[name](context, 5), again[name](context, 5)), name
+
+
+def test_another_seed_gives_other_weights(tiny):
+    recipe, registries, assembly = tiny
+    plan = StepPlan(1, 1, 0)
+    first, _ = make_baselines(recipe, registries, assembly, 2, plan)
+    other, _ = make_baselines(attrs.evolve(recipe, seed=1), registries, assembly, 2, plan)
+    w = [m["supervised"].encoder.net[0].weight for m in (first, other)]
+    assert not torch.equal(*w)
+
+
+def test_budgets_multiply_the_step_plan():
+    plan = StepPlan.for_epochs(epochs=3, samples=21, batch_size=8, warmup_epochs=1.0)
+    x4 = scaled_plan(plan, 4)
+    assert x4.total_steps == 4 * plan.total_steps and x4.warmup_steps == plan.warmup_steps
+
+
+@pytest.mark.parametrize("budgets", ["[]", "[0]", "[1, 1]", "[2000]", "4"])
+def test_bad_budgets_are_refused_with_the_key(budgets):
+    with pytest.raises(JepaError, match="baseline_budgets"):
+        load_recipe("pendulum", [f"eval.baseline_budgets={budgets}"])
+
+
+def test_every_rollout_step_is_decoded_in_one_batch_as_the_forecast_decodes_them():
+    """A decoder with batch statistics (the CNN decoder's input BatchNorm) must normalise the
+    rolled-out latents in training as its running statistics do in the forecast; decoded step
+    by step, each step was normalised on its own and image forecasts fell apart."""
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(4, 3))
+    predictor = torch.nn.Linear(3, 3)  # moves the latent's mean and scale at every step
+    with torch.no_grad():
+        predictor.bias.fill_(2.0)
+    # momentum None: after one training call the running statistics are that call's batch's
+    decoder = torch.nn.Sequential(torch.nn.BatchNorm1d(3, momentum=None), torch.nn.Linear(3, 2))
+    model = EndToEnd(encoder, predictor, decoder, 2, torch.zeros(()), torch.ones(()))
+    context = torch.randn(256, 2, 2)
+    model.train()
+    with torch.no_grad():
+        trained = model.unroll(context, 4)
+    forecast = model(context, 4)  # evaluation mode: the running statistics
+    assert trained.shape == forecast.shape == (256, 4, 2)
+    torch.testing.assert_close(forecast, trained, rtol=1e-2, atol=1e-2)
