@@ -52,7 +52,7 @@ def default_cache_dir() -> Path:
 class DatasetParams:
     """Options every dataset accepts; subclasses add their own fields (with defaults)."""
 
-    # number of trajectories (a recipe needs 2: one is held out for validation)
+    # number of trajectories (training and validation each need at least 2; data.val_fraction)
     size: int = attrs.field(default=1000, validator=count(1, 10 * MAX_COUNT))
     # frames per trajectory (a recipe needs data.history + objective.rollout_steps)
     sequence_length: int = attrs.field(default=30, validator=count(1, MAX_COUNT))

@@ -31,10 +31,16 @@ DEPTH = count(0, 64)  # layers
 class ResidualMLPParams:
     """``z + MLP(z)``; the last layer starts ``init_scale`` times its usual size (near identity)."""
 
+    # hidden units per layer of the correction MLP
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
+    # hidden layers of the correction MLP
     depth: int = attrs.field(default=2, validator=count(1, 64))
+    # activation after each hidden layer: gelu | relu | silu | tanh
     activation: str = ACTIVATION
+    # LayerNorm after each hidden layer
     layernorm: bool = True
+    # the last layer's initial size relative to its usual one (near 0: the step starts near
+    # the identity)
     init_scale: float = attrs.field(default=0.01, validator=between(0, 100))
 
 

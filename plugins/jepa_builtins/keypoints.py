@@ -46,7 +46,9 @@ class KeypointEncoderParams:
     angles linear in the embedding and leaves the nonlinearity to the predictor.
     """
 
+    # channels of each per-frame conv layer
     channels: int = attrs.field(default=16, validator=WIDTH)
+    # conv layers before the keypoint maps
     num_layers: int = attrs.field(default=1, validator=count(1, 16))
     stride: int = attrs.field(default=2, validator=attrs.validators.in_([1, 2]))
     keypoints: int = attrs.field(default=8, validator=count(1, 1024))
@@ -54,6 +56,7 @@ class KeypointEncoderParams:
     learn_temperature: bool = True
     presence: bool = False
     coord_channels: bool = False
+    # hidden units of the head on the keypoints (when depth > 0)
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
     depth: int = attrs.field(default=0, validator=count(0, 64))
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))

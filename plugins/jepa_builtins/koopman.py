@@ -33,10 +33,13 @@ class KoopmanParams:
 
     invariants: int = attrs.field(default=4, validator=count(0, MAX_WIDTH))
     hidden_dim: int = attrs.field(default=128, validator=count(1, MAX_WIDTH))  # auxiliary MLP
+    # hidden layers of the auxiliary MLP
     depth: int = attrs.field(default=2, validator=count(1, 64))
+    # activation of the auxiliary MLP: gelu | relu | silu | tanh
     activation: str = attrs.field(default="gelu", validator=attrs.validators.in_(ACTIVATIONS))
     # add z + MLP(z) after the rotation, its last layer init_scale times its usual size
     residual: bool = False
+    # the residual MLP's last layer starts this times its usual size
     init_scale: float = attrs.field(default=0.01, validator=between(0, 100))
 
 

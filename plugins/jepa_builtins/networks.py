@@ -45,9 +45,13 @@ from .coords import AddCoords
 class MLPParams:
     """An MLP: ``depth`` hidden layers of ``hidden_dim`` units (LayerNorm after each, if set)."""
 
+    # hidden units per layer
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
+    # hidden layers (0: one linear map)
     depth: int = attrs.field(default=2, validator=DEPTH)
+    # activation after each hidden layer: gelu | relu | silu | tanh
     activation: str = ACTIVATION
+    # LayerNorm after each hidden layer
     layernorm: bool = True
 
 
@@ -64,9 +68,13 @@ class FrameMLPParams(MLPParams):
 class MLPDecoderParams:
     """An MLP decoder; ``clamp=None`` clamps to [0, 1] (in eval mode) for image shapes only."""
 
+    # hidden units per layer
     hidden_dim: int = attrs.field(default=256, validator=WIDTH)
+    # hidden layers (0: one linear map)
     depth: int = attrs.field(default=2, validator=DEPTH)
+    # activation after each hidden layer: gelu | relu | silu | tanh
     activation: str = ACTIVATION
+    # LayerNorm after each hidden layer
     layernorm: bool = True
     clamp: bool | None = None
 
@@ -80,11 +88,17 @@ class CNNEncoderParams:
     blurs where; off by default so that existing recipes compute what they did.
     """
 
+    # channels of the first conv layer; later layers double it
     base_channels: int = attrs.field(default=32, validator=count(1, 4096))
+    # stride-2 3x3 conv layers
     num_layers: int = attrs.field(default=3, validator=count(1, 16))
+    # the feature map is pooled to at most this many cells per side
     pool_size: int = attrs.field(default=4, validator=count(1, 64))
+    # activation after each conv: gelu | relu | silu | tanh
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
+    # hold weights and activations in NHWC memory format (faster CNNs on many CPUs and GPUs)
     channels_last: bool = False
+    # append x and y in [-1, 1] as input channels (CoordConv)
     coord_channels: bool = False
 
 
@@ -92,9 +106,13 @@ class CNNEncoderParams:
 class CNNDecoderParams:
     """Linear to a small feature map, then stride-2 transposed convs up to the frame size."""
 
+    # channels of the last transposed conv; earlier layers double it
     base_channels: int = attrs.field(default=32, validator=count(1, 4096))
+    # side of the feature map the linear layer starts from
     start_size: int = attrs.field(default=4, validator=count(2, 64))
+    # activation after each transposed conv: gelu | relu | silu | tanh
     activation: str = attrs.field(default="relu", validator=attrs.validators.in_(ACTIVATIONS))
+    # hold weights and activations in NHWC memory format
     channels_last: bool = False
 
 

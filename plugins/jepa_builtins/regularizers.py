@@ -196,9 +196,13 @@ class VICRegParams:
     plain MSE.
     """
 
+    # weight of the invariance (prediction) term
     inv_weight: float = attrs.field(default=25.0, validator=WEIGHT)
+    # weight of the variance hinge (keeps each dimension's std near 1)
     var_weight: float = attrs.field(default=25.0, validator=WEIGHT)
+    # weight of the covariance term (decorrelates dimensions)
     cov_weight: float = attrs.field(default=1.0, validator=WEIGHT)
+    # added to the variance before its square root in the hinge
     eps: float = attrs.field(default=1e-4, validator=EPS)
     invariance: str = attrs.field(default="mse", validator=attrs.validators.in_(INVARIANCES))
     whiten_floor: float = attrs.field(default=1e-2, validator=positive(1e6))
@@ -214,7 +218,9 @@ class SIGRegParams:
     """``loss = (1 - lam) * mse + lam * SIGReg``; SIGReg on context (and predictions, if set)."""
 
     lam: float = attrs.field(default=0.05, validator=fraction())
+    # random unit directions the Epps-Pulley test is applied along, fresh each step
     num_directions: int = attrs.field(default=256, validator=count(1, MAX_WIDTH))
+    # also test the predicted latents, averaging both statistics
     on_predictions: bool = False
 
 
@@ -223,6 +229,7 @@ class BarlowTwinsParams:
     """Off-diagonal weight ``lambd`` (Zbontar et al. 2021: 5e-3) and an optional MSE weight."""
 
     lambd: float = attrs.field(default=5e-3, validator=WEIGHT)
+    # weight of an added prediction MSE term (0: Barlow Twins alone)
     pred_weight: float = attrs.field(default=0.0, validator=WEIGHT)
 
 

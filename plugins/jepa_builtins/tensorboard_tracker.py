@@ -45,7 +45,9 @@ HPARAM_METRICS = {
 class TensorBoardParams:
     """Where event files go (default: ``<run dir>/tensorboard``) and how much of the forecast."""
 
+    # folder of the event files (default: <run dir>/tensorboard)
     log_dir: str | None = None
+    # seconds between writes of the event files to disk
     flush_secs: int = attrs.field(default=30, validator=gt(0))
     #: evenly spaced frames of forecast.mp4 in the ``forecast/frames`` strip (0: none)
     forecast_frames: int = attrs.field(default=8, validator=ge(0))

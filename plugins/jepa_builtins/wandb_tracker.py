@@ -43,10 +43,15 @@ MEDIA = {
 class WandbParams:
     """Options of ``wandb.init``; ``dir`` is where the ``wandb/`` folder goes (default: run dir)."""
 
+    # offline (files only, sync later with `wandb sync`) | online | disabled
     mode: str = attrs.field(default="offline", validator=in_(MODES))
+    # W&B project
     project: str = "jepa"
+    # W&B team or user (default: your default entity)
     entity: str | None = None
+    # W&B group, e.g. one per sweep
     group: str | None = None
+    # W&B tags of the run
     tags: list[str] = attrs.Factory(list)
     #: W&B display name (default: the run directory's name); not ``name``, which picks the tracker
     run_name: str | None = None
