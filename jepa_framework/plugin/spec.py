@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import pluggy
-
-if TYPE_CHECKING:
-    from jepa_framework.pipeline.run import Run
 
 PROJECT_NAME = "jepa_framework"
 
@@ -31,6 +29,18 @@ class RegisterComponent(Protocol):
     def __call__(
         self, name: str, factory: Callable[..., Any], params: type | None = None
     ) -> None: ...
+
+
+class Run(Protocol):
+    """What lifecycle hooks receive (``jepa_framework.pipeline.run.Run`` is one): the resolved
+    recipe, the run folder, and ``state``, a dict observers may keep their own values in."""
+
+    recipe: Any
+    dir: Path
+    state: dict[str, Any]
+
+    @property
+    def name(self) -> str: ...
 
 
 class RegisterRecipe(Protocol):
