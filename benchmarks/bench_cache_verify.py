@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         contract = datacache.Contract("benchmark noise", frame_ndim=2, state_width=STATE_WIDTH)
         tic = time.perf_counter()
         with entry.locked():
-            entry.write(noise, contract, n, STEPS, 0, datacache.Timings())
+            entry.write(datacache.Generation(noise, contract, n, STEPS, 0, datacache.Timings()))
         written = time.perf_counter() - tic
         nbytes = sum((entry.path / f"{a}.npy").stat().st_size for a in datacache.ARRAYS)
         best = min(verify_seconds(entry, n, args.cold) for _ in range(max(1, args.repeats)))

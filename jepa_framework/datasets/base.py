@@ -232,7 +232,8 @@ class DynamicsDataset:
         n, steps, seed = self.params.size, self.params.sequence_length, self.params.seed
         start = time.perf_counter()
         with entry.locked():
-            arrays = entry.load(self.simulate, self._contract(), n, steps, seed, timings)
+            job = datacache.Generation(self.simulate, self._contract(), n, steps, seed, timings)
+            arrays = entry.load(job)
         if self._keep_in_memory(arrays):
             arrays = {name: np.array(array) for name, array in arrays.items()}
         else:

@@ -395,6 +395,19 @@ def _fsync(path: Path) -> None:
 
 
 @attrs.frozen
+class Generation:
+    """What a cache entry is generated from: the dataset's ``simulate`` and its contract, how many
+    trajectories of how many frames, the data seed, and where the seconds are added up."""
+
+    simulate: Simulate
+    contract: Contract
+    n: int
+    steps: int
+    seed: int
+    timings: Timings
+
+
+@attrs.frozen
 class CacheEntry:
     """One cached dataset: a directory that is complete (its chunks verified on use and
     regenerated in place when damaged), or absent."""
@@ -482,23 +495,15 @@ class CacheEntry:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def load(
-        self,
-        simulate: Simulate,
-        contract: Contract,
-        n: int,
-        steps: int,
-        seed: int,
-        timings: Timings,
-    ) -> dict[str, np.ndarray]:
+    def load(self, job: Generation) -> dict[str, np.ndarray]:
         """The entry's maps, after verifying it: used as it is, with its bad chunks regenerated
         in place, or written anew when it is missing or damaged beyond that (call locked)."""
-        opened = self.open(n, steps)
+        opened = self.open(job.n, job.steps)
         if opened is None:
             if self.exists():
                 log.warning("dataset cache %s is corrupt or partial; regenerating it", self)
-            self.write(simulate, contract, n, steps, seed, timings)
-            opened = self.open(n, steps)
+            self.write(job)
+            opened = self.open(job.n, job.steps)
             if opened is None:
                 raise OSError("it did not read back after writing")
             return opened[0]
@@ -513,22 +518,15 @@ class CacheEntry:
             len(meta["chunks"]["states"]),
         )
         del arrays
-        self.repair(simulate, contract, meta, bad, seed, timings)
-        opened = self.open(n, steps)
+        self.repair(job, meta, bad)
+        opened = self.open(job.n, job.steps)
         if opened is None or self.bad_chunks(*opened, only=bad):
             raise OSError("its regenerated chunks did not read back")
         return opened[0]
 
-    def repair(
-        self,
-        simulate: Simulate,
-        contract: Contract,
-        meta: dict[str, Any],
-        bad: list[int],
-        seed: int,
-        timings: Timings,
-    ) -> None:
+    def repair(self, job: Generation, meta: dict[str, Any], bad: list[int]) -> None:
         """Regenerate chunks ``bad`` from their own generators into the files, in place."""
+        simulate, contract, seed, timings = job.simulate, job.contract, job.seed, job.timings
         layout = Layout.from_meta(meta)
         n, steps = meta["states"]["shape"][:2]
         files = {name: self.path / f"{name}.npy" for name in ARRAYS}
@@ -559,23 +557,17 @@ class CacheEntry:
             )
             _write_meta(self.path, meta)
 
-    def write(
-        self,
-        simulate: Simulate,
-        contract: Contract,
-        n: int,
-        steps: int,
-        seed: int,
-        timings: Timings,
-    ) -> None:
+    def write(self, job: Generation) -> None:
         """Generate into ``<entry>.partial`` (its space reserved first), fsync, then rename it
         into place (call locked). Nothing is left behind if anything fails."""
+        simulate, contract, timings = job.simulate, job.contract, job.timings
         for stale in (self.partial, self.path):  # left by a killed writer, or found corrupt
             shutil.rmtree(stale, ignore_errors=True)
         self.partial.mkdir(parents=True)
         try:
+            allocate = self._allocate(contract)
             generated = generate_into(
-                simulate, contract, n, steps, seed, self._allocate(contract), timings
+                simulate, contract, job.n, job.steps, job.seed, allocate, timings
             )
             tic = time.perf_counter()
             meta: dict[str, Any] = {"format": FORMAT, "digest": DIGEST, "chunk": generated.chunk}
