@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from attrs.validators import ge, gt
 
-from jepa_framework.data import DatasetParams, Trajectories, VectorDataset
+from jepa_framework.datasets.base import DatasetParams, Trajectories, VectorDataset
 
 #: largest Lyapunov exponent of Lorenz-63 at the classical parameters, per unit time
 LYAPUNOV_EXPONENT = 0.9056
@@ -103,6 +103,6 @@ class LorenzDataset(VectorDataset):
         return super().frames_for_video(observations[..., [0, 2]], size)
 
     def plot_reconstruction(self, truth: torch.Tensor, decoded: torch.Tensor, path: Path) -> None:
-        from jepa_framework.render import plot_curves
+        from jepa_framework.datasets.render import plot_curves
 
         plot_curves(truth, decoded, path, dims=list(self.state_names))

@@ -1,9 +1,9 @@
 """A GRU-cell predictor: the embedding is the cell's hidden state, so one step is a gated update.
 
-``z_{t+1} = GRUCell(features(z_t), z_t)`` keeps a Markov predictor ([B, D] -> [B, D], as the
-contract in ``jepa_framework.components`` asks) while borrowing the GRU's gating: the update gate
-interpolates between keeping ``z_t`` and writing a new value, so a bias towards keeping starts
-training near the identity map, as a residual MLP does.
+``z_{t+1} = GRUCell(features(z_t), z_t)`` keeps a Markov predictor ([B, D] -> [B, D], as
+the contract in ``jepa_framework.core.components`` asks) while borrowing the GRU's gating: the
+update gate interpolates between keeping ``z_t`` and writing a new value, so a bias towards
+keeping starts training near the identity map, as a residual MLP does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from attrs.validators import gt
 from torch import nn
 
-from jepa_framework.components import Shapes
+from jepa_framework.core.components import Shapes
 
 
 @attrs.frozen

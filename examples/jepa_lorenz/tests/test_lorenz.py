@@ -10,8 +10,8 @@ import torch
 from jepa_lorenz.dataset import LorenzDataset, LorenzParams, integrate, lorenz_rhs
 from jepa_lorenz.predictor import GRUParams, build_gru_predictor
 
-from jepa_framework.cli import main
-from jepa_framework.components import Shapes
+from jepa_framework.commands.cli import main
+from jepa_framework.core.components import Shapes
 
 
 def test_the_plugin_registers_its_components_and_recipe(lorenz_host):
