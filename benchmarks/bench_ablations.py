@@ -6,8 +6,10 @@ few between, take one lever away from a recipe, to show what it is worth on its 
 spells out the networks it ran with, so it reproduces whatever the recipe ships today.
 Every row runs over the seeds with the baselines and the random-encoder control off
 (``bench_results.py`` measures those), each run with one CPU thread and ``--jobs`` runs at a
-time. From each run's eval.json the table gives the headline VPT(0.5) (the E>10 band for the
-pendulum), the state probe's mean R², whether the embedding collapsed, and the minutes per run;
+time, scored on the validation trajectories (``eval.split=validation``: the test set is for
+the result tables only). From each run's eval.json the table gives the headline VPT(0.5) (the
+E>10 band for the pendulum), the state probe's mean R², whether the embedding collapsed, and the
+minutes per run;
 negative results stay in the table. Writes ``benchmarks/tables/ablations_<mode>.md`` (+ .csv)
 and keeps the runs' config/eval/metrics JSON under ``benchmarks/tables/runs/ablations/``;
 README shows the tables (``benchmarks/sync_readme.py``).
@@ -202,7 +204,13 @@ LEVERS: dict[str, list[tuple[str, list[str]]]] = {
         ),
     ],
 }
-QUIET = ["eval.baselines=false", "eval.controls=false", "output.forecast_frames=60"]
+#: ablations screen on the validation trajectories, never on the test set
+QUIET = [
+    "eval.baselines=false",
+    "eval.controls=false",
+    "eval.split=validation",
+    "output.forecast_frames=60",
+]
 
 
 def run_one(mode: str, overrides: list[str], seed: int, out: Path) -> Path:

@@ -2,7 +2,8 @@
 
 Each row overrides the shipped ``pendulum_image_long`` recipe and runs its seeds as separate
 ``jepa run`` processes, ``--jobs`` at a time with ``--threads`` each (on a GPU machine several
-share the card). From each run's eval.json the table gives, in the chaotic band (E>10): the
+share the card), scored on the validation trajectories (``eval.split=validation``). From each
+run's eval.json the table gives, in the chaotic band (E>10): the
 probed-state VPT(0.5) of the JEPA, of the two frozen-encoder controls (``refit_predictor``,
 ``random_encoder``) and of the pixel-supervised baseline where the row trains it; the pixel
 VPT(0.5) of the JEPA, the supervised baseline and copy-last; the probe R² of θ2 (sin and cos
@@ -99,6 +100,7 @@ def run_one(overrides: list[str], seed: int, threads: int, out: Path) -> Path:
     out.mkdir(parents=True)
     command = [sys.executable, "-m", "jepa_framework", "run", RECIPE, *overrides]
     command += [f"train.threads={threads}", f"seed={seed}", f"output.dir={out}"]
+    command += ["eval.split=validation"]  # levers are screened on validation, never on test
     with (out / "bench.log").open("w") as log:
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
     runs = sorted(p for p in out.iterdir() if (p / "eval.json").is_file())

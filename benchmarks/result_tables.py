@@ -296,10 +296,40 @@ def pendulum_tables(runs: list[Run]) -> list[Table]:
     return tables
 
 
+def image_bands(report: dict[str, Any]) -> list[str]:
+    """The bands of an image run, headline first: the forecast's, else the probed state's."""
+    names = bands(report)
+    for entry in methods(report, "state_forecast").values():
+        names += [b for b in entry.get("groups") or {} if b not in names]
+    head = headline_band(report)
+    return ([head] if head in names else []) + [b for b in names if b != head]
+
+
+def band_vpt_columns(names: list[str]) -> list[Column]:
+    """Probed-state and pixel VPT of each band, the headline band first: every column of an
+    image table is read in one band, so no cell mixes a band with all trajectories."""
+    columns = []
+    for band in names:
+        columns += [
+            Column(
+                f"probed-state VPT({EPS}), {band}",
+                lambda r, m, b=band: state_vpt(r.report, m, b),
+            ),
+            Column(
+                f"pixel VPT({EPS}), {band}",
+                lambda r, m, b=band: band_vpt(r.report, m, b, "frames"),
+            ),
+        ]
+    if not names:
+        columns.append(
+            Column(f"probed-state VPT({EPS}), all", lambda r, m: state_vpt(r.report, m, None))
+        )
+    return columns
+
+
 def image_tables(runs: list[Run], name: str = "pendulum_image") -> list[Table]:
     """Frames: probe R² per variable, probed-state and pixel VPT, reconstruction, collapse."""
     reports = [r.report for r in runs if r.report]
-    band = next((b for b in map(headline_band, reports) if b), None)
     groups = probe_groups(reports[0]) if reports else {}
     probe_columns = [
         Column(
@@ -314,10 +344,8 @@ def image_tables(runs: list[Run], name: str = "pendulum_image") -> list[Table]:
             "random-enc R²",
             jepa_only(lambda r, _: _get(r.report, "probe", "random_encoder", "r2_mean")),
         ),
-        Column(
-            f"probed-state VPT({EPS}), {band or 'all'}", lambda r, m: state_vpt(r.report, m, band)
-        ),
-        Column(f"pixel VPT({EPS})", lambda r, m: all_vpt(r.report, m)),
+        *band_vpt_columns(image_bands(reports[0]) if reports else []),
+        Column(f"pixel VPT({EPS}), all", lambda r, m: all_vpt(r.report, m)),
         Column("recon MSE", jepa_only(lambda r, _: _get(r.metrics, "decoder", "val_recon_mse"))),
         Column("blank MSE", jepa_only(lambda r, _: _get(r.metrics, "decoder", "val_blank_mse"))),
         *collapse_columns(),

@@ -178,15 +178,46 @@ class LoadedRun:
         return self.model.encode_context(frames.to(self.device)).float().cpu()
 
     @torch.no_grad()
-    def rollout(self, z: ArrayLike, steps: int) -> torch.Tensor:
+    def rollout(self, z: ArrayLike, steps: int, actions: ArrayLike | None = None) -> torch.Tensor:
         """Latents [B, D] -> the predictor applied ``steps`` times: [B, steps, D].
 
-        ``steps`` is a whole number from 1 to :data:`MAX_STEPS`.
+        ``steps`` is a whole number from 1 to :data:`MAX_STEPS`. A run whose predictor takes
+        actions needs ``actions`` [B, steps, A] (step k applies ``actions[:, k]``); an
+        autonomous one takes none.
         """
         z = self._latents(z, "rollout", exact_dim=2)
         _check_steps(steps)
         _check_size((z.shape[0], steps, z.shape[1]), 4, f"rollout(steps={steps})")
-        return self.model.rollout(z.to(self.device), steps).movedim(0, 1).float().cpu()
+        moves = self._actions(actions, z.shape[0], steps)
+        return self.model.rollout(z.to(self.device), steps, moves).movedim(0, 1).float().cpu()
+
+    def plan(self, context: ArrayLike, goal: ArrayLike, seed: int = 0) -> torch.Tensor:
+        """Actions [horizon, A] that the recipe's planner (``plan.planner``) chooses to reach
+        ``goal`` from ``context``, in the world model's latent space.
+
+        ``context`` is the episode so far, observations [T, *obs] (the last ``history`` are
+        used) or one observation [*obs]; ``goal`` is one observation [*obs]; both stored or
+        float, as for :meth:`encode`. Execute the first action and plan again (receding
+        horizon), as ``jepa plan`` does. Only runs whose predictor takes actions can plan.
+        """
+        from jepa_framework.planning.report import check_acting, plan_actions
+
+        check_acting(self.recipe, self.assembly, self.path)
+        _check_count(seed, "seed", low=0, high=MAX_SEED)
+        obs = tuple(self.dataset.obs_shape)
+        stored = tuple(self.dataset.observations.shape[2:])
+        x = _as_numbers(context, "context")
+        if tuple(x.shape) in (obs, stored):
+            x = x[None]
+        frames = self._observations(x[None], "context", min_frames=1)[0]
+        g = _as_numbers(goal, "goal")
+        if tuple(g.shape) not in (obs, stored):
+            raise JepaError(
+                f"goal must be one observation of shape {list(obs)} (floats) or {list(stored)} "
+                f"(as stored in dataset.observations); got shape {list(g.shape)}."
+            )
+        target = self._observations(g[None, None], "goal", min_frames=1)[0, 0]
+        return plan_actions(self.recipe, self.assembly, self.host, frames, target, seed)
 
     @torch.no_grad()
     def decode(self, z: ArrayLike) -> torch.Tensor:
@@ -199,17 +230,20 @@ class LoadedRun:
         out = torch.cat(parts) if parts else torch.empty(0, *self.dataset.obs_shape)
         return out.view(*lead, *self.dataset.obs_shape)
 
-    def forecast(self, context: ArrayLike, steps: int) -> torch.Tensor:
+    def forecast(
+        self, context: ArrayLike, steps: int, actions: ArrayLike | None = None
+    ) -> torch.Tensor:
         """Context frames [B, T >= history, *obs] -> the next ``steps`` frames [B, steps, *obs].
 
         Encodes the last ``history`` frames, rolls out in latent space, decodes every step.
         ``steps`` is a whole number from 1 to :data:`MAX_STEPS`, and the forecast (float32,
-        ``B * steps * prod(obs_shape)`` numbers) must fit in :data:`MAX_OUTPUT_BYTES`.
+        ``B * steps * prod(obs_shape)`` numbers) must fit in :data:`MAX_OUTPUT_BYTES`. A run
+        whose predictor takes actions needs ``actions`` [B, steps, A], as :meth:`rollout`.
         """
         _check_steps(steps)
         batch = _as_numbers(context, "context").shape[:1]
         _check_size((*batch, steps, *self.dataset.obs_shape), 4, f"forecast(steps={steps})")
-        return self.decode(self.rollout(self.encode(context), steps))
+        return self.decode(self.rollout(self.encode(context), steps, actions))
 
     def evaluate(self) -> dict[str, Any]:
         """Probes, forecasts and baselines, as ``jepa eval``; writes eval.json and returns it.
@@ -223,15 +257,15 @@ class LoadedRun:
         from jepa_framework.evaluate import format_summary
         from jepa_framework.evaluate.report import evaluate
         from jepa_framework.jobs.runner import GLOSSARY
-        from jepa_framework.pipeline.training import jepa_plan
+        from jepa_framework.pipeline.training import phase_plans
 
-        plan = jepa_plan(self.recipe, len(self.assembly.split.train))
+        plans = phase_plans(self.recipe, len(self.assembly.split.train))
         say(
             f"evaluating {self.path}: probes, forecasts and baselines trained at this run's "
             f"budget (a minute or more at the built-in recipes' sizes) ..."
         )
         started = time.perf_counter()
-        report = evaluate(self.recipe, self.assembly, self.path, self.host, plan)
+        report = evaluate(self.recipe, self.assembly, self.path, self.host, plans)
         say(
             f"evaluation ({time.perf_counter() - started:.1f}s), written to "
             f"{self.path / 'eval.json'}:\n\n{format_summary(report)}\n\n{GLOSSARY}"
@@ -240,7 +274,27 @@ class LoadedRun:
 
     # --- conversions ----------------------------------------------------------------------
 
-    def _observations(self, values: ArrayLike, what: str) -> torch.Tensor:
+    def _actions(self, actions: ArrayLike | None, batch: int, steps: int) -> torch.Tensor | None:
+        """Actions [B, steps, A] as float32 on the device, checked against the run's predictor."""
+        want = self.model.action_dim
+        if actions is None and not want:
+            return None
+        if actions is None:
+            raise JepaError(
+                f"this run's predictor conditions on actions: pass actions [{batch}, {steps}, "
+                f"{want}] (step k applies actions[:, k])."
+            )
+        if not want:
+            raise JepaError("this run's predictor is autonomous: it takes no actions; pass none.")
+        a = _as_numbers(actions, "actions").float()
+        if tuple(a.shape) != (batch, steps, want):
+            raise JepaError(
+                f"actions must be [batch, steps, action_dim] = [{batch}, {steps}, {want}]; got "
+                f"shape {list(a.shape)}."
+            )
+        return a.to(self.device)
+
+    def _observations(self, values: ArrayLike, what: str, min_frames: int = 0) -> torch.Tensor:
         """Stored or float observations [B, T, ...] -> float observations [B, T, *obs_shape]."""
         x = _as_numbers(values, what)
         obs_shape = tuple(self.dataset.obs_shape)
@@ -255,7 +309,7 @@ class LoadedRun:
                 f"{list(stored_shape)} (as stored in dataset.observations); got shape "
                 f"{list(x.shape)}."
             )
-        if frames.shape[1] < self.history:
+        if frames.shape[1] < (min_frames or self.history):
             raise JepaError(
                 f"{what} hold {frames.shape[1]} frame(s) but this model encodes windows of "
                 f"{self.history} (data.history); pass at least {self.history}."

@@ -29,6 +29,7 @@ LAYERS = (
     "models",  # the JEPA module, frame-wise encoding, collapse diagnostics
     "pipeline",  # assembling a run, training, refit, decoder, checkpoints, artifacts
     "evaluate",  # probes, forecasts, baselines, controls, eval.json and its figures
+    "planning",  # planners' contract, latent goal costs, closed-loop episodes, plan.json
     "jobs",  # a recipe end to end, sweeps, launchers
     "commands",  # the jepa command line and the plugin scaffold
 )

@@ -103,6 +103,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Plan toward held-out goals with an action-conditioned run; writes plan.json."""
+    from jepa_framework.core.progress import say
+    from jepa_framework.planning.report import PLAN_NAME, format_plan, plan_run
+
+    run_dir = Path(args.run_dir)
+    say(f"planning toward held-out goals with {run_dir} (a few minutes at two_rooms sizes) ...")
+    report = plan_run(run_dir, list(args.overrides))
+    print(format_plan(report))
+    print(f"planning written to {run_dir / PLAN_NAME}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a grid (comma-separated override values are axes) and write a comparison table."""
     from jepa_framework.jobs.launch import JobOptions, parse_time
@@ -435,6 +448,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by jepa run")
     evaluate.set_defaults(func=cmd_eval)
+    plan = sub.add_parser(
+        "plan",
+        help="plan toward held-out goals with an action-conditioned run: plan.json",
+    )
+    plan.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by jepa run")
+    plan.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="plan.key=value",
+        help="overrides of the recipe's plan section, such as plan.episodes=20",
+    )
+    plan.set_defaults(func=cmd_plan)
     sweep = sub.add_parser(
         "sweep",
         help="run a grid of overrides (a=x,y b=1,2) and compare the runs in one table",
@@ -458,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
             "decoders",
             "regularizers",
             "trackers",
+            "environments",
+            "planners",
             "recipes",
         ],
     )

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import attrs
 import cattrs
 import yaml
-from attrs.validators import in_
+from attrs.validators import in_, optional
 from cattrs.errors import ClassValidationError
 
 from jepa_framework.config import safe_yaml
@@ -27,6 +27,7 @@ from jepa_framework.config.converter import make_converter, short
 from jepa_framework.config.overrides import apply_overrides
 from jepa_framework.config.problems import cattrs_problems, recipe_error
 from jepa_framework.core.errors import JepaError, RecipeError, did_you_mean
+from jepa_framework.core.seeds import derive_seed
 from jepa_framework.core.validators import (
     MAX_COUNT,
     MAX_SEED,
@@ -40,6 +41,9 @@ from jepa_framework.core.validators import (
     path_text,
     positive,
 )
+
+#: the held-out trajectory sets: eval.split chooses which one the forecasts score
+SPLITS = ("test", "validation")
 
 __all__ = ["Recipe", "apply_overrides", "dump_recipe", "load_recipe", "structure_recipe"]
 
@@ -55,7 +59,11 @@ class ComponentSpec:
     params: Any
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **attrs.asdict(self.params, recurse=True)}
+        params = attrs.asdict(self.params, recurse=True)
+        for key, value in attrs.asdict(self.params, recurse=False).items():
+            if isinstance(value, ComponentSpec):  # a component inside one (a dataset's env)
+                params[key] = value.to_dict()
+        return {"name": self.name, **params}
 
 
 class DatasetSpec(ComponentSpec):
@@ -80,6 +88,14 @@ class RegularizerSpec(ComponentSpec):
 
 class TrackerSpec(ComponentSpec):
     kind = "trackers"
+
+
+class EnvironmentSpec(ComponentSpec):
+    kind = "environments"
+
+
+class PlannerSpec(ComponentSpec):
+    kind = "planners"
 
 
 # --- the recipe -------------------------------------------------------------------------------
@@ -191,8 +207,14 @@ class EvalSection:
     trajectories: int = field(default=256, validator=count(1, MAX_COUNT))
     # forecast steps scored (may exceed the training sequence length)
     horizon: int = field(default=100, validator=count(1, 100_000))
-    # seed of the held-out trajectories (distinct from the data seed)
-    seed: int = field(default=12345, validator=count(0, MAX_SEED))
+    # seed of the test trajectories, scored for the result tables; empty: derived from the
+    # recipe's seed (a fixed value keeps one test set across seeds)
+    seed: int | None = field(default=None, validator=optional(count(0, MAX_SEED)))
+    # seed of the validation trajectories, for screening, ablations, choosing recipe settings
+    # and probe penalties; empty: derived from the recipe's seed
+    validation_seed: int | None = field(default=None, validator=optional(count(0, MAX_SEED)))
+    # which trajectories the forecasts score: test (the result tables) | validation (screening)
+    split: str = field(default="test", validator=in_(SPLITS))
     # most training windows used to fit the linear probes
     probe_samples: int = field(default=5000, validator=count(1, 10 * MAX_COUNT))
     # probe predicted latents up to k steps ahead (capped by the data)
@@ -211,6 +233,31 @@ class EvalSection:
 
 
 @attrs.frozen
+class PlanSection:
+    """`jepa plan` settings: closed-loop planning toward goals with an action-conditioned run.
+
+    Each of ``episodes`` start/goal pairs is drawn from the environment's task distribution
+    (its own seed, apart from the data's); the agent acts ``max_steps`` times, replanning each
+    step, and succeeds when it ends within the environment's success radius of the goal.
+    """
+
+    # the planner and its options (`jepa list planners`); empty: cem with its defaults
+    planner: PlannerSpec | None = None
+    # held-out start/goal pairs
+    episodes: int = field(default=50, validator=count(1, MAX_COUNT))
+    # environment steps per episode (each one planned anew: receding horizon)
+    max_steps: int = field(default=60, validator=count(1, 100_000))
+    # seed of the start/goal pairs; empty: derived from the recipe's seed
+    seed: int | None = field(default=None, validator=optional(count(0, MAX_SEED)))
+    # cost = squared distance of the last predicted latent to the goal's + this weight times
+    # the mean over the whole predicted path (0: the end alone, indifferent to when the goal
+    # is reached, so under a receding horizon the agent dawdles)
+    path_weight: float = field(default=1.0, validator=between(0, 1e6))
+    # also score a random policy and the planner with the true simulator as its model
+    baselines: bool = True
+
+
+@attrs.frozen
 class Recipe:
     name: str = field(validator=folder_name)  # the run folder is output.dir/<name>_<time>
     data: DataSection
@@ -223,11 +270,45 @@ class Recipe:
     output: OutputSection = attrs.Factory(OutputSection)
     eval: EvalSection = attrs.Factory(EvalSection)
     tracking: list[TrackerSpec] = attrs.Factory(lambda: [])
+    plan: PlanSection = attrs.Factory(PlanSection)
+
+    # Every seed the recipe leaves empty derives from its one ``seed``: the data, the validation
+    # and the test trajectories change with it as initialisation does, so mean ± std over seeds
+    # covers the data too; a seed written in the recipe pins that set (the fixed-data setting).
+    # They are resolved where they are used, so an override of ``seed`` moves them all.
+
+    def dataset_spec(self) -> DatasetSpec:
+        """``data.dataset`` with its seed filled in (where the dataset's params have one)."""
+        spec, params = self.data.dataset, self.data.dataset.params
+        fields = attrs.fields_dict(type(params)) if attrs.has(type(params)) else {}
+        if "seed" not in fields or params.seed is not None:
+            return spec
+        return attrs.evolve(spec, params=attrs.evolve(params, seed=_seed_for(self.seed, "data")))
+
+    def plan_seed(self) -> int:
+        """The seed of `jepa plan`'s start/goal pairs (plan.seed, else derived)."""
+        return _seed_for(self.seed, "plan") if self.plan.seed is None else self.plan.seed
+
+    def trajectory_seed(self, split: str | None = None) -> int:
+        """The seed of the held-out ``split`` (test | validation; default eval.split)."""
+        split = split or self.eval.split
+        pinned = self.eval.seed if split == "test" else self.eval.validation_seed
+        return _seed_for(self.seed, split) if pinned is None else pinned
 
 
 def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
     """Problems that involve two fields (each field's own range is its validator's job)."""
     params, problems = recipe.data.dataset.params, []
+    test, validation = (recipe.trajectory_seed(split) for split in SPLITS)
+    if test == validation:
+        problems.append(
+            (
+                "eval.validation_seed",
+                f"gives the same trajectories as the test set (seed {test}): give eval.seed "
+                "and eval.validation_seed different values, or leave them empty (derived from "
+                "seed)",
+            )
+        )
     size = getattr(params, "size", 2)
     if size < 2:
         problems.append(("data.dataset.size", f"must be at least 2 (one is held out), got {size}"))
@@ -317,6 +398,11 @@ def structure_recipe(
     if found:
         raise recipe_error(found, source, overrides)
     return recipe
+
+
+def _seed_for(seed: int, purpose: str) -> int:
+    """A seed derived from the recipe's for ``purpose``, within the recipe's seed range."""
+    return derive_seed(seed, purpose) % (MAX_SEED + 1)
 
 
 def unstructure_recipe(recipe: Recipe) -> dict[str, Any]:

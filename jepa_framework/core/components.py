@@ -10,16 +10,20 @@ import torch
 
 @attrs.frozen
 class Shapes:
-    """Sizes a network factory needs: one observation, frames per window, latent width."""
+    """Sizes a network factory needs: one observation, frames per window, latent width, and
+    the width of the dataset's actions (0: the data has none)."""
 
     obs_shape: tuple[int, ...]
     history: int
     embedding_dim: int
+    action_dim: int = 0
 
 
 # Network factories: ``factory(params, shapes: Shapes) -> torch.nn.Module`` with
 #   encoder:   [B, H, *obs_shape] float -> [B, D]
 #   predictor: [B, D] -> [B, D]             (one step forward in latent space)
+#              or, declaring ``action_dim = A > 0`` (an int attribute), [B, D], [B, A] -> [B, D]:
+#              action-conditioned, z_t and the action a_t between frame t and t+1 -> z_t+1
 #   decoder:   [B, D] -> [B, *obs_shape]    (the last frame of the encoded window)
 # jepa_framework.pipeline.assemble checks these shapes on a zero batch before any training.
 

@@ -24,11 +24,13 @@ import torch
 from jepa_framework.core.provenance import code_identity
 from jepa_framework.core.validators import MAX_COUNT, MAX_SEED, count
 from jepa_framework.datasets import cache as datacache
+from jepa_framework.datasets.actions import ActionSpace
 from jepa_framework.datasets.observations import (
     ImageObservations,
     ObservationSpace,
     VectorObservations,
 )
+from jepa_framework.datasets.references import NothingLearned
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,11 @@ class DatasetParams:
     size: int = attrs.field(default=1000, validator=count(1, 10 * MAX_COUNT))
     # frames per trajectory (a recipe needs data.history + objective.rollout_steps)
     sequence_length: int = attrs.field(default=30, validator=count(1, MAX_COUNT))
-    # data seed, independent of the training seed
-    seed: int = attrs.field(default=0, validator=count(0, MAX_SEED))
+    # data seed; empty: derived from the recipe's seed, so each seed draws its own data (a
+    # value here keeps the same data across seeds); 0 for a dataset built outside a recipe
+    seed: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(count(0, MAX_SEED))
+    )
     cache: bool = True  # keep generated arrays on disk, keyed by these params
     # where training reads frames: memory | mmap (the cache file, paged in by the kernel) | auto
     # (memory up to 1 GiB of arrays, else mmap); without the cache the data is always in memory
@@ -66,10 +71,15 @@ class DatasetParams:
 
 @attrs.frozen
 class Trajectories:
-    """Generated data: observations [N, T, *stored_shape] and ground-truth states [N, T, S]."""
+    """Generated data: observations [N, T, *stored_shape] and ground-truth states [N, T, S].
+
+    ``actions`` [N, T, A]: the action applied between frame t and t+1 (the last row is padding),
+    required of datasets that declare an :attr:`~DynamicsDataset.action_space`, else ``None``.
+    """
 
     observations: np.ndarray
     states: np.ndarray
+    actions: np.ndarray | None = None
 
 
 class DynamicsDataset:
@@ -98,6 +108,8 @@ class DynamicsDataset:
         #: stored observations [N, T, *stored]: in RAM, or a copy-on-write map of the cache file
         self.observations = torch.from_numpy(arrays["observations"])
         self.states = torch.from_numpy(arrays["states"])  # float32 [N, T, S]
+        #: float32 [N, T, A] when the dataset has an action space (row t: frame t -> t+1)
+        self.actions = torch.from_numpy(arrays["actions"]) if "actions" in arrays else None
 
     # --- to implement -------------------------------------------------------------------------
 
@@ -118,6 +130,22 @@ class DynamicsDataset:
     def observation_space(self) -> ObservationSpace:
         """What these observations are (kind, shape): the evaluation scores them by kind."""
         raise NotImplementedError
+
+    @property
+    def action_space(self) -> ActionSpace | None:
+        """The actions that drive the trajectories, or ``None`` (the default: autonomous data).
+
+        A dataset that declares one must return ``actions`` from :meth:`simulate`; it is read
+        before any data is generated, so it may depend on ``params`` only.
+        """
+        return None
+
+    def environment(self) -> Any:
+        """A fresh ``gymnasium.Env`` of the dynamics this data was collected from, or ``None``.
+
+        Closed-loop planning steps it; datasets of recorded data without a simulator have none.
+        """
+        return None
 
     def frames_for_video(self, observations: torch.Tensor, size: int) -> np.ndarray:
         """Float observations [T, *obs_shape] -> uint8 RGB frames [T, size, size, 3]."""
@@ -162,27 +190,60 @@ class DynamicsDataset:
         """
         return None
 
+    @property
+    def nothing_learned_reference(self) -> str | NothingLearned | None:
+        """The best forecaster of this data that learns nothing, or ``None`` (the default).
+
+        A predictor plugin without parameters applied to the raw observations (the identity
+        encoder, the flattened frames of the last ``data.history`` as the latent): its name
+        (default params) or a :class:`~jepa_framework.datasets.references.NothingLearned` with
+        params. The evaluation scores it beside every method as ``<predictor>_raw``; the
+        periodic curves name ``oscillator``. Without one, copy-last and the linear
+        autoregression are the data's nothing-learned references.
+        """
+        return None
+
     def generate(self, n: int, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states.
 
         Checked like every chunk of the dataset: the same per-frame shape and dtype as the
         stored data, and finite; anything else is a PluginError naming the dataset.
         """
+        arrays = self.generate_arrays(n, steps, seed)
+        return arrays["observations"], arrays["states"]
+
+    def generate_arrays(self, n: int, steps: int, seed: int) -> dict[str, torch.Tensor]:
+        """:meth:`generate` with every array: observations, states and actions (if any)."""
         contract = self._contract()
         rng = np.random.default_rng(seed)
         parts = datacache.run_simulate(self.simulate, contract, n, steps, rng)
         stored = {"observations": self.observations.numpy(), "states": self.states.numpy()}
+        if getattr(self, "actions", None) is not None:
+            stored["actions"] = self.actions.numpy()
         what = f"in generate({n}, {steps}, seed={seed})"
         datacache.check_like(parts, datacache.Layout.of(stored), contract, what)
         datacache.check_finite(parts, contract, 0, what)
-        return torch.from_numpy(parts["observations"]), torch.from_numpy(parts["states"])
+        return {name: torch.from_numpy(part) for name, part in parts.items()}
 
     def __len__(self) -> int:
         return self.observations.shape[0]
 
     @property
+    def data_seed(self) -> int:
+        """The seed the trajectories are generated with (a recipe fills an empty one)."""
+        seed = getattr(self.params, "seed", None)
+        return 0 if seed is None else seed
+
+    @property
     def sequence_length(self) -> int:
         return self.observations.shape[1]
+
+    @property
+    def state_dim(self) -> int:
+        """Degrees of freedom of the state, which latents must span to hold it (the evaluation
+        flags dimensional collapse below it). Default: the width of the stored states; a
+        dataset whose states hold redundant or constant coordinates overrides it."""
+        return int(self.states.shape[-1])
 
     def split(self, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Train and validation trajectory indices: split by trajectory, never by frame."""
@@ -210,7 +271,7 @@ class DynamicsDataset:
     def _load_or_generate(self, cache_dir: Path) -> dict[str, np.ndarray]:
         """Cached arrays when valid, else generate (and cache), in RAM or memory-mapped as
         ``params.storage`` says. Records where time went in ``self.timings``."""
-        n, steps, seed = self.params.size, self.params.sequence_length, self.params.seed
+        n, steps, seed = self.params.size, self.params.sequence_length, self.data_seed
         timings = datacache.Timings()
         if self.params.cache:
             entry = datacache.CacheEntry(
@@ -229,7 +290,7 @@ class DynamicsDataset:
         self, entry: datacache.CacheEntry, timings: datacache.Timings
     ) -> dict[str, np.ndarray]:
         """Verify-or-generate under the entry's lock, then map or load the valid entry."""
-        n, steps, seed = self.params.size, self.params.sequence_length, self.params.seed
+        n, steps, seed = self.params.size, self.params.sequence_length, self.data_seed
         start = time.perf_counter()
         with entry.locked():
             job = datacache.Generation(self.simulate, self._contract(), n, steps, seed, timings)
@@ -253,6 +314,7 @@ class DynamicsDataset:
             frame_ndim=self._frame_ndim,
             state_width=len(self.state_names) or None,
             finite_hint=self._finite_hint(),
+            action_width=self.action_space.dim if self.action_space is not None else None,
         )
 
     def _who(self) -> str:
@@ -367,4 +429,10 @@ def describe(dataset: DynamicsDataset) -> dict[str, Any]:
         "stored_dtype": str(dataset.observations.dtype),
         "storage": getattr(dataset, "storage", "memory"),
         "state_names": list(dataset.state_names),
+        **_action_fields(dataset),
     }
+
+
+def _action_fields(dataset: DynamicsDataset) -> dict[str, Any]:
+    actions = getattr(dataset, "actions", None)
+    return {} if actions is None else {"action_dim": int(actions.shape[2])}

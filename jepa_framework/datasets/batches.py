@@ -12,6 +12,9 @@ from jepa_framework.core.errors import TrainingError
 from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.datasets.windows import gather_windows
 
+#: what a clip loader yields: clips [B, L, *obs], or (clips, actions [B, L, A])
+Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
 
 def rank_share(
     traj: torch.Tensor, starts: torch.Tensor, rank: int, world_size: int
@@ -32,6 +35,10 @@ class Clips:
     One epoch visits every trajectory of ``indices`` once, each at a random start frame. Under
     torch.distributed every rank draws the same global batch (same generator seed) and keeps its
     own equal slice, so the ranks together see exactly what one process would.
+
+    With ``with_actions`` (a dataset with actions, a predictor that takes them) every batch is
+    ``(clips, actions)``: the actions [B, length, A] of the same frames, row t being the action
+    between clip frame t and t+1.
     """
 
     dataset: DynamicsDataset
@@ -42,8 +49,15 @@ class Clips:
     generator: torch.Generator
     rank: int = 0
     world_size: int = 1
+    with_actions: bool = False
 
     def __attrs_post_init__(self) -> None:
+        if self.with_actions and self.dataset.actions is None:
+            raise TrainingError(
+                "training clips were asked to carry actions, but the dataset has none; choose "
+                "a dataset with an action space (e.g. env_rollouts) or a predictor without "
+                "actions."
+            )
         if self.dataset.sequence_length < self.length:
             raise TrainingError(
                 f"trajectories have {self.dataset.sequence_length} frames but a training clip "
@@ -66,6 +80,17 @@ class Clips:
             stored = stored.pin_memory().to(self.device, non_blocking=True)
         return self.dataset.to_float(stored)
 
+    def gather_actions(self, traj: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+        """Float actions [B, length, A] of the same frames as :meth:`gather`'s clips."""
+        assert self.dataset.actions is not None
+        actions = gather_windows(self.dataset.actions, traj, starts, self.length).float()
+        return actions.to(self.device, non_blocking=True)
+
+    def batch(self, traj: torch.Tensor, starts: torch.Tensor) -> Batch:
+        """Clips, or (clips, actions) with ``with_actions``."""
+        clips = self.gather(traj, starts)
+        return (clips, self.gather_actions(traj, starts)) if self.with_actions else clips
+
     def shard(self, traj: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return rank_share(traj, starts, self.rank, self.world_size)
 
@@ -79,14 +104,21 @@ class Clips:
             if len(traj):
                 yield traj, starts
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[Batch]:
         for traj, starts in self.pairs():
-            yield self.gather(traj, starts)
+            yield self.batch(traj, starts)
 
     def fixed_batch(self, size: int, seed: int) -> torch.Tensor:
         """The same clips every call (this rank's slice): per-epoch validation and diagnostics."""
+        return self.gather(*self._fixed_pairs(size, seed))
+
+    def fixed_actions(self, size: int, seed: int) -> torch.Tensor:
+        """The actions of :meth:`fixed_batch`'s clips (same ``size`` and ``seed``)."""
+        return self.gather_actions(*self._fixed_pairs(size, seed))
+
+    def _fixed_pairs(self, size: int, seed: int) -> tuple[torch.Tensor, ...]:
         g = torch.Generator().manual_seed(seed)
         traj = self.indices[torch.randperm(len(self.indices), generator=g)[:size]]
         max_start = self.dataset.sequence_length - self.length
         starts = torch.randint(0, max_start + 1, (len(traj),), generator=g)
-        return self.gather(*self.shard(traj, starts))
+        return self.shard(traj, starts)

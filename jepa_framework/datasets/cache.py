@@ -19,6 +19,10 @@ else, or an exception raised inside ``simulate``, is a
 :class:`~jepa_framework.core.errors.PluginError`
 naming the dataset and its plugin (:class:`Contract`).
 
+A dataset that declares an action space (:attr:`Contract.action_width`) stores a third array,
+``actions`` [N, T, A], chunked, checked and digested exactly like the other two; an entry
+without actions is laid out as before, so existing caches stay valid.
+
 A cache entry is a directory ``observations.npy``, ``states.npy`` and ``meta.json`` (shapes,
 dtypes, the chunk size and an xxh3-128 digest of every chunk of each array, so every byte of
 data is covered). The digests are verified each time an entry is used, in threads, reading the
@@ -65,6 +69,8 @@ VERIFY_ENV = "JEPA_CACHE_VERIFY"
 #: bytes read from a file per step while verifying
 READ_BLOCK = 16 * 2**20
 ARRAYS = ("observations", "states")
+#: the optional array of datasets with an action space: the action between frame t and t+1
+ACTIONS = "actions"
 #: errno values that mean the cache's filesystem (or the user's quota there) is full
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 #: errno values of a ``posix_fallocate`` that the filesystem does not support
@@ -96,6 +102,13 @@ class Contract:
     state_width: int | None = None
     #: what to try when the data is not finite
     finite_hint: str = "Fix the dataset's simulate() or its params under data.dataset."
+    #: width of ``actions`` [n, steps, A] when the dataset declares an action space, else None
+    action_width: int | None = None
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        """The arrays every ``simulate`` call returns and the cache stores."""
+        return ARRAYS if self.action_width is None else (*ARRAYS, ACTIONS)
 
 
 @attrs.frozen
@@ -108,22 +121,24 @@ class Layout:
     @classmethod
     def of(cls, arrays: dict[str, np.ndarray]) -> Layout:
         """The layout of arrays [N, T, ...] (a probe call's output, or a stored dataset)."""
+        names = [name for name in (*ARRAYS, ACTIONS) if name in arrays]
         return cls(
-            {name: tuple(arrays[name].shape[2:]) for name in ARRAYS},
-            {name: arrays[name].dtype for name in ARRAYS},
+            {name: tuple(arrays[name].shape[2:]) for name in names},
+            {name: arrays[name].dtype for name in names},
         )
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> Layout:
+        names = [name for name in (*ARRAYS, ACTIONS) if name in meta]
         return cls(
-            {name: tuple(meta[name]["shape"][2:]) for name in ARRAYS},
-            {name: np.dtype(meta[name]["dtype"]) for name in ARRAYS},
+            {name: tuple(meta[name]["shape"][2:]) for name in names},
+            {name: np.dtype(meta[name]["dtype"]) for name in names},
         )
 
     def trajectory_bytes(self, steps: int) -> int:
         return sum(
             steps * int(np.prod(self.frames[name], dtype=np.int64)) * self.dtypes[name].itemsize
-            for name in ARRAYS
+            for name in self.frames
         )
 
 
@@ -153,7 +168,7 @@ def _as_array(value: object, name: str, where: str) -> np.ndarray:
             f"{where} returned {name} of dtype {array.dtype} ({_kind(value)}); expected a numpy "
             "array of numbers"
         )
-    return array.astype(np.float32, copy=False) if name == "states" else array
+    return array.astype(np.float32, copy=False) if name in ("states", ACTIONS) else array
 
 
 def _check_shapes(parts: dict[str, np.ndarray], contract: Contract, n: int, steps: int) -> None:
@@ -171,6 +186,13 @@ def _check_shapes(parts: dict[str, np.ndarray], contract: Contract, n: int, step
         raise PluginError(
             f"{where} returned states of shape {list(states.shape)}; expected "
             f"[{n}, {steps}, {width if width is not None else 'S'}] (one column per state name)"
+        )
+    actions, width = parts.get(ACTIONS), contract.action_width
+    if actions is not None and (actions.ndim != 3 or actions.shape != (n, steps, width)):
+        raise PluginError(
+            f"{where} returned actions of shape {list(actions.shape)}; expected [{n}, {steps}, "
+            f"{width}] (the action between frame t and t+1, one column per dimension of the "
+            "dataset's action_space; the last frame's row is padding)"
         )
 
 
@@ -194,7 +216,13 @@ def run_simulate(
             "jepa_framework.datasets.base.Trajectories(observations, states), "
             "numpy arrays [n, steps, ...]"
         )
-    parts = {name: _as_array(getattr(data, name), name, where) for name in ARRAYS}
+    if contract.action_width is not None and getattr(data, ACTIONS, None) is None:
+        raise PluginError(
+            f"{where} returned no actions, but the dataset declares an action space of "
+            f"{contract.action_width} dimension(s); return Trajectories(observations, states, "
+            f"actions) with actions [n, steps, {contract.action_width}]"
+        )
+    parts = {name: _as_array(getattr(data, name), name, where) for name in contract.arrays}
     _check_shapes(parts, contract, n, steps)
     return parts
 
@@ -297,10 +325,11 @@ def generate_into(
     layout = probe(simulate, contract, steps)
     size = chunk_size(layout, steps)
     timings.generation_s += time.perf_counter() - tic
+    names = contract.arrays
     out = allocate(
-        {name: ((n, steps, *layout.frames[name]), layout.dtypes[name]) for name in ARRAYS}
+        {name: ((n, steps, *layout.frames[name]), layout.dtypes[name]) for name in names}
     )
-    digests: Digests = {name: [] for name in ARRAYS}
+    digests: Digests = {name: [] for name in names}
     try:
         for index, chunk in enumerate(chunks(n, seed, size)):
             tic = time.perf_counter()
@@ -436,9 +465,13 @@ class CacheEntry:
         finally:
             lock.release()
 
-    def open(self, n: int, steps: int) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    def open(
+        self, n: int, steps: int, names: tuple[str, ...] = ARRAYS
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """Copy-on-write maps and meta of an entry whose meta, shapes and file sizes agree, or
         ``None`` if it is absent, partial, truncated or of another format (bytes unverified).
+
+        ``names`` are the arrays the entry must hold, no more and no fewer (with actions or not).
 
         Copy-on-write (``mmap_mode="c"``): pages are shared with the page cache and with other
         processes until written, and a stray write can never reach the file.
@@ -447,8 +480,10 @@ class CacheEntry:
             meta = json.loads((self.path / "meta.json").read_text())
             if meta.get("format") != FORMAT or meta.get("digest") != DIGEST:
                 return None
+            if set(meta["chunks"]) != set(names):
+                return None
             arrays = {}
-            for name in ARRAYS:
+            for name in names:
                 file = self.path / f"{name}.npy"
                 array = np.load(file, mmap_mode="c", allow_pickle=False)
                 if (
@@ -474,7 +509,7 @@ class CacheEntry:
         n, size = arrays["observations"].shape[0], meta["chunk"]
         indices = range(n_chunks(n, size)) if only is None else only
         tasks = []
-        for name in ARRAYS:
+        for name in arrays:
             row = arrays[name].nbytes // max(1, n)
             for i in indices:
                 start, stop = i * size, min(n, (i + 1) * size)
@@ -485,9 +520,11 @@ class CacheEntry:
             digests = list(pool.map(lambda t: file_digest(t[1], t[2], t[3]), tasks))
         return sorted({t[0] for t, got in zip(tasks, digests, strict=True) if got != t[4]})
 
-    def read(self, n: int, steps: int) -> dict[str, np.ndarray] | None:
+    def read(
+        self, n: int, steps: int, names: tuple[str, ...] = ARRAYS
+    ) -> dict[str, np.ndarray] | None:
         """Copy-on-write maps of a complete entry whose every chunk verifies, else ``None``."""
-        opened = self.open(n, steps)
+        opened = self.open(n, steps, names)
         if opened is None or self.bad_chunks(*opened):
             return None
         return opened[0]
@@ -498,12 +535,13 @@ class CacheEntry:
     def load(self, job: Generation) -> dict[str, np.ndarray]:
         """The entry's maps, after verifying it: used as it is, with its bad chunks regenerated
         in place, or written anew when it is missing or damaged beyond that (call locked)."""
-        opened = self.open(job.n, job.steps)
+        names = job.contract.arrays
+        opened = self.open(job.n, job.steps, names)
         if opened is None:
             if self.exists():
                 log.warning("dataset cache %s is corrupt or partial; regenerating it", self)
             self.write(job)
-            opened = self.open(job.n, job.steps)
+            opened = self.open(job.n, job.steps, names)
             if opened is None:
                 raise OSError("it did not read back after writing")
             return opened[0]
@@ -519,7 +557,7 @@ class CacheEntry:
         )
         del arrays
         self.repair(job, meta, bad)
-        opened = self.open(job.n, job.steps)
+        opened = self.open(job.n, job.steps, names)
         if opened is None or self.bad_chunks(*opened, only=bad):
             raise OSError("its regenerated chunks did not read back")
         return opened[0]
@@ -529,7 +567,7 @@ class CacheEntry:
         simulate, contract, seed, timings = job.simulate, job.contract, job.seed, job.timings
         layout = Layout.from_meta(meta)
         n, steps = meta["states"]["shape"][:2]
-        files = {name: self.path / f"{name}.npy" for name in ARRAYS}
+        files = {name: self.path / f"{name}.npy" for name in layout.frames}
         maps = {name: np.load(file, mmap_mode="r+") for name, file in files.items()}
         changed = False
         for index, chunk in enumerate(chunks(n, seed, meta["chunk"])):

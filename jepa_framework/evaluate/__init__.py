@@ -29,7 +29,7 @@ def evaluate_run(run_dir: Path, host: Any = None) -> dict[str, Any]:
     """Rebuild a finished run from its directory and evaluate it."""
     from jepa_framework.evaluate.loading import load_run
     from jepa_framework.evaluate.report import evaluate as run_evaluation
-    from jepa_framework.pipeline.training import jepa_plan
+    from jepa_framework.pipeline.training import phase_plans
 
     if host is None:
         from jepa_framework.plugin.host import host as make_host
@@ -39,8 +39,8 @@ def evaluate_run(run_dir: Path, host: Any = None) -> dict[str, Any]:
     from jepa_framework.pipeline.eval_memory import check_eval_fits
 
     check_eval_fits(recipe, assembly.dataset)
-    plan = jepa_plan(recipe, len(assembly.split.train))
-    return run_evaluation(recipe, assembly, run_dir, host, plan)
+    plans = phase_plans(recipe, len(assembly.split.train))
+    return run_evaluation(recipe, assembly, run_dir, host, plans)
 
 
 __all__ = ["evaluate", "evaluate_run", "format_summary"]

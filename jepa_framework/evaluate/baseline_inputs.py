@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from jepa_framework.datasets.batches import Clips
-from jepa_framework.pipeline.optim import Optimisation, StepPlan
+from jepa_framework.evaluate.matched_budget import Budget
 
 
 @attrs.frozen
@@ -25,34 +25,26 @@ class BaselineInputs:
     """What baselines may learn from: training data, the context length and the JEPA's budget.
 
     ``train(n)`` returns float observations [N, T, *obs] of the first ``n`` training
-    trajectories (all of them for ``None``). ``plan`` is the JEPA phase's step plan; each
-    supervised baseline trains at every multiple of it in ``budgets``. ``networks()`` builds the
-    recipe's own encoder, predictor and decoder afresh (seeded, on the run's device) and
-    ``clips(length)`` draws the JEPA's kind of training clips of ``length`` frames (seeded);
-    both are None where the recipe's own networks are not trained (``eval.baselines: false``).
+    trajectories (all of them for ``None``). ``budget`` holds every phase the JEPA's forecaster
+    trained in (phase 1, then the refit when the recipe has one): a trained baseline runs them
+    all, in order, at every multiple of them in ``budgets``. ``networks()`` builds the recipe's
+    own encoder, predictor and decoder afresh (seeded, on the run's device) and
+    ``clips(length, batch_size)`` draws the JEPA's kind of training clips (seeded); both are
+    None where the recipe's own networks are not trained (``eval.baselines: false``).
     """
 
     train: Callable[[int | None], torch.Tensor]
     context: int
     sequence_length: int
-    plan: StepPlan
-    batch_size: int
-    lr: float
-    weight_decay: float
-    grad_clip: float
-    rollout_steps: int
+    budget: Budget
     supervised: bool  # train the supervised baselines (eval.baselines)
     hidden: int
     seed: int
     history: int = 1
     budgets: tuple[int, ...] = (1,)
     networks: Callable[[], tuple[nn.Module, nn.Module, nn.Module]] | None = None
-    clips: Callable[[int], Clips] | None = None
+    clips: Callable[[int, int], Clips] | None = None
     precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     # the recipe's closed-form decoder (decoder_train.solver least_squares), applied to the
     # supervised baseline's trained model too; None where the recipe's decoder trains by gradient
     solve_decoder: Callable[[nn.Module], None] | None = None
-
-    def optimisation(self, params: list[nn.Parameter], plan: StepPlan) -> Optimisation:
-        """The JEPA's optimiser settings (AdamW, lr, weight decay, clipping) over ``plan``."""
-        return Optimisation(params, plan, self.lr, self.weight_decay, self.grad_clip)

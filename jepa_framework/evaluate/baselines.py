@@ -1,14 +1,14 @@
 """Forecast baselines in observation space.
 
 Every forecaster maps float contexts [B, C, *obs] and a number of steps to forecasts
-[B, steps, *obs]. The supervised residual MLP gets the JEPA's budget or a multiple of it: the
-JEPA phase's :class:`~jepa_framework.pipeline.optim.StepPlan` (optimizer steps and warmup), the
-same batch
-size, learning rate, weight decay and gradient clipping, the same optimisation code
-(:class:`~jepa_framework.pipeline.optim.Optimisation`), batches drawn as the JEPA's clips are, and
-the same
-multi-step loss (objective.rollout_steps frames unrolled) -- but supervised in observation space.
-The recipe's own networks trained end to end are in :mod:`~jepa_framework.evaluate.supervised`.
+[B, steps, *obs]. The supervised residual MLP gets the JEPA's budget or a multiple of it: every
+training phase of the JEPA's forecaster in order (:mod:`~jepa_framework.evaluate.matched_budget`:
+phase 1, then the refit when the recipe has one), each with its step plan, batch size, learning
+rate, weight decay, gradient clipping and rollout length, through the same optimisation code
+(:class:`~jepa_framework.pipeline.optim.Optimisation`), with batches drawn as the JEPA's clips
+are -- but supervised in observation space. The recipe's own networks trained end to end are in
+:mod:`~jepa_framework.evaluate.supervised`; the nothing-learned references a dataset declares in
+:mod:`~jepa_framework.evaluate.references`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from torch import nn
 from jepa_framework.core.seeds import derive_seed
 from jepa_framework.core.threads import one_torch_thread
 from jepa_framework.datasets.windows import gather_windows
+from jepa_framework.evaluate.matched_budget import Budget
 from jepa_framework.evaluate.ridge import Ridge
 from jepa_framework.evaluate.supervised import Trained
-from jepa_framework.pipeline.optim import Optimisation, StepPlan
 
 Forecaster = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -151,44 +151,40 @@ def epoch_pairs(
 
 @one_torch_thread()
 def train_residual_mlp(
-    series: torch.Tensor,
-    order: int,
-    rollout_steps: int,
-    plan: StepPlan,
-    batch_size: int,
-    optimiser: Callable[[list[nn.Parameter], StepPlan], Optimisation],
-    hidden: int,
-    seed: int,
+    series: torch.Tensor, order: int, budget: Budget, hidden: int, seed: int
 ) -> Trained:
-    """Train on clips of training trajectories series [N, T, D]; see the module doc.
-
-    ``seed`` fixes the initial weights and the batches; ``optimiser(params, plan)`` builds the
-    JEPA's :class:`Optimisation`.
-    """
+    """Train on clips of training trajectories series [N, T, D] through every phase of
+    ``budget`` in order (each its own optimiser, batch size and rollout length); see the
+    module doc. ``seed`` fixes the initial weights and the batches."""
     started = time.perf_counter()
     series = series.flatten(2).float()
-    steps = max(1, min(rollout_steps, series.shape[1] - order))
     mean = series.mean((0, 1))
     std = series.std((0, 1)).clamp_min(1e-6)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = ResidualMLP(series.shape[2], order, hidden, mean, std)
-    optimisation = optimiser(list(model.parameters()), plan)
     g = torch.Generator().manual_seed(derive_seed(seed, "batches"))
-    length = order + steps
     n, t = series.shape[:2]
     normed = (series - mean) / std
-    pairs = epoch_pairs(n, t - length + 1, batch_size, g)
-    losses: list[float] = []
+    epoch_losses: list[float] = []
+    phases: list[dict] = []
     model.train()
-    for _ in range(plan.total_steps):
-        clips = gather_windows(normed, *next(pairs), length)
-        loss = nn.functional.mse_loss(model.unroll(clips[:, :order], steps), clips[:, order:])
-        optimisation.step(loss)
-        losses.append(float(loss.detach()))
-    per_epoch = max(1, plan.steps_per_epoch)
-    epoch_losses = [
-        sum(losses[i : i + per_epoch]) / len(losses[i : i + per_epoch])
-        for i in range(0, len(losses), per_epoch)
-    ]
-    return Trained.of(model, plan, started, epoch_losses)
+    for phase in budget.phases:
+        steps = max(1, min(phase.rollout_steps, t - order))
+        batch = min(phase.batch_size, n)
+        phases.append(phase.record(steps, batch))
+        optimisation = phase.optimisation(list(model.parameters()))
+        length = order + steps
+        pairs = epoch_pairs(n, t - length + 1, batch, g)
+        losses: list[float] = []
+        for _ in range(phase.plan.total_steps):
+            clips = gather_windows(normed, *next(pairs), length)
+            loss = nn.functional.mse_loss(model.unroll(clips[:, :order], steps), clips[:, order:])
+            optimisation.step(loss)
+            losses.append(float(loss.detach()))
+        per_epoch = max(1, phase.plan.steps_per_epoch)
+        epoch_losses += [
+            sum(losses[i : i + per_epoch]) / len(losses[i : i + per_epoch])
+            for i in range(0, len(losses), per_epoch)
+        ]
+    return Trained.of(model, budget, started, epoch_losses, phases)

@@ -1,10 +1,11 @@
 """The budget curve: how far each supervised baseline forecasts as its training budget grows.
 
 Each supervised family (``supervised``, ``residual_mlp``) trains at multiples of the JEPA's
-optimizer steps (eval.baseline_budgets). eval.json's ``budget_curve`` gathers, per family and
-multiple, the optimizer steps, the headline VPT (all trajectories, and per group such as energy
-band) and the training wall time; ``budget_curve.png`` plots VPT against optimizer steps with
-the JEPA as a reference line, so "would supervision catch up with more compute?" has an answer.
+optimizer steps, counted over every phase its forecaster trained in (eval.baseline_budgets).
+eval.json's ``budget_curve`` gathers, per family and multiple, the optimizer steps, the headline
+VPT (all trajectories, and per group such as energy band) and the training wall time;
+``budget_curve.png`` plots VPT against optimizer steps with the JEPA as a reference line, so
+"would supervision catch up with more compute?" has an answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from jepa_framework.pipeline.artifacts import METRICS_NAME
-from jepa_framework.pipeline.optim import StepPlan
 
 
 def _run_wall_s(run_dir: Path) -> float | None:
@@ -25,11 +25,12 @@ def _run_wall_s(run_dir: Path) -> float | None:
         return None
 
 
-def budget_curve(report: dict[str, Any], plan: StepPlan, run_dir: Path) -> dict[str, Any]:
+def budget_curve(report: dict[str, Any], jepa_steps: int, run_dir: Path) -> dict[str, Any]:
     """``{family: {multiple: {optimizer_steps, vpt, groups, wall_s}}}`` plus ``jepa`` at 1x.
 
-    Empty when no supervised baseline was trained. The JEPA's ``wall_s`` is the whole run's
-    (both training phases and the artifacts), from metrics.json.
+    Empty when no supervised baseline was trained. The JEPA sits at ``jepa_steps``, the
+    optimizer steps of every phase its forecaster trained in (phase 1 and the refit); its
+    ``wall_s`` is the whole run's (every training phase and the artifacts), from metrics.json.
     """
     trained = report["settings"].get("baselines", {})
     forecast = report["forecast"]
@@ -50,7 +51,7 @@ def budget_curve(report: dict[str, Any], plan: StepPlan, run_dir: Path) -> dict[
         family = curve.setdefault(note["family"], {})
         family[str(note["multiple"])] = point(name, note["optimizer_steps"], note["wall_s"])
     if curve:
-        curve["jepa"] = {"1": point("jepa", plan.total_steps, _run_wall_s(run_dir))}
+        curve["jepa"] = {"1": point("jepa", jepa_steps, _run_wall_s(run_dir))}
     return curve
 
 

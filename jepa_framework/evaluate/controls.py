@@ -1,44 +1,53 @@
-"""The control "random frozen encoder + trained predictor" (``random_encoder`` in eval.json).
+"""The frozen-encoder controls: ``random_encoder`` and ``refit_predictor`` in eval.json.
 
-It separates what JEPA training of the encoder adds from what a trained predictor can do on any
-features: the recipe's encoder, randomly initialised (the one the probe control uses) and
-frozen; the recipe's predictor trained on its latents with the JEPA phase's budget (its
-:class:`~jepa_framework.pipeline.optim.StepPlan`, batch size, learning rate, weight decay, gradient
-clipping and the multi-step latent loss over ``objective.rollout_steps``), through the same
-:class:`~jepa_framework.pipeline.optim.Optimisation`. The latents are standardised first (random
-features have arbitrary scales); the control is then read through its own linear probe. A
-control is a :class:`~jepa_framework.models.jepa.JEPA` whose predictor steps standardised latents,
-as
-a recipe's refit phase makes one, so evaluation treats it like any trained run.
+A control is a frozen encoder (the recipe's encoder randomly initialised, or the JEPA's own
+trained one) with a predictor of the recipe's architecture trained on its latents. It separates
+what JEPA training of the encoder adds from what a trained predictor can do on any features
+(the random encoder), and whether the encoder or the JEPA's predictor limits the forecast (the
+JEPA's encoder, refitted). The predictor gets every training phase of the JEPA's forecaster
+(:mod:`~jepa_framework.evaluate.matched_budget`: phase 1, then the refit when the recipe has
+one), each with its step plan, batch size, learning rate, weight decay, gradient clipping and
+multi-step latent loss, through the same :class:`~jepa_framework.pipeline.optim.Optimisation`:
+the same total optimizer steps as the JEPA. A predictor without parameters (``oscillator``) has
+nothing to train and takes no step. The latents are standardised first (random features have
+arbitrary scales).
+
+A control is read two ways. In observation space, through a linear decoder from its latents to
+the last frame of the window, solved by least squares on every training window's latent
+(:func:`~jepa_framework.pipeline.decoder_fit.fit_linear_decoder`), for every kind of
+observation: for frames too, since the solve only accumulates a (D + 1)-square Gram matrix and a
+(D + 1) x pixels cross term, trajectory chunk by trajectory chunk (a few hundred MB for 32 px
+RGB). A linear readout is what the closed-form recipes (``circle``, ``spiral``) decode with; where
+the JEPA's own decoder is an MLP or a CNN, a control's observation curves are those of a weaker
+readout, and its probed-state reading is the like-for-like one. Where the dataset has probe
+positions, a control is also read through a linear state probe (the random encoder's own probe,
+or the JEPA's for the refitted predictor). A control is a :class:`~jepa_framework.models.jepa.JEPA`
+whose predictor steps standardised latents, as a recipe's refit phase makes one, so evaluation
+treats it like any trained run.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
-import attrs
 import torch
 from torch import nn
 
 from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.datasets.windows import gather_windows
+from jepa_framework.evaluate.matched_budget import Budget
 from jepa_framework.models.jepa import JEPA, StandardisedPredictor
+from jepa_framework.pipeline.decoder_fit import fit_linear_decoder
 from jepa_framework.pipeline.latents import window_latents
-from jepa_framework.pipeline.optim import Optimisation, StepPlan
 from jepa_framework.pipeline.training import RefitObjective
 
-
-@attrs.frozen
-class ControlBudget:
-    """The JEPA phase's budget, which the control's predictor gets too."""
-
-    plan: StepPlan
-    batch_size: int
-    lr: float
-    weight_decay: float
-    grad_clip: float
-    rollout_steps: int
-    seed: int
+#: how a control is decoded, as eval.json says it
+DECODER = (
+    "linear map from the control's latent to the window's last frame, solved by least squares "
+    "on every training window's latent"
+)
 
 
 def train_control(
@@ -47,38 +56,79 @@ def train_control(
     dataset: DynamicsDataset,
     train_idx: torch.Tensor,
     history: int,
-    budget: ControlBudget,
+    budget: Budget,
+    seed: int,
     device: torch.device,
     what: str,
 ) -> tuple[JEPA, dict[str, Any]]:
-    """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories.
+    """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories,
+    phase after phase of ``budget`` (batches drawn with ``seed``).
 
     Returns the control and a note of its settings for eval.json (``what`` it is first).
     """
+    started = time.perf_counter()
     z = window_latents(encoder, dataset, train_idx, history, device)
     stepper = StandardisedPredictor(predictor, z.shape[-1]).to(device)
     normed = stepper.standardise_by(z)
     model = JEPA(encoder.requires_grad_(False), stepper, "online", history).to(device)
     objective = RefitObjective(predictor)
     n, windows = normed.shape[:2]
-    steps = max(1, min(budget.rollout_steps, windows - 1))
-    batch = min(budget.batch_size, n * max(1, windows - steps))
-    optimisation = Optimisation(
-        predictor.parameters(), budget.plan, budget.lr, budget.weight_decay, budget.grad_clip
-    )
-    g = torch.Generator().manual_seed(budget.seed)
+    params = [p for p in predictor.parameters() if p.requires_grad]
+    trains = windows > 1 and bool(params)
+    g = torch.Generator().manual_seed(seed)
+    phases, taken = [], 0
     predictor.train()
-    if windows > 1:
-        for _ in range(budget.plan.total_steps):
+    for phase in budget.phases:
+        steps = max(1, min(phase.rollout_steps, windows - 1))
+        batch = min(phase.batch_size, n * max(1, windows - steps))
+        total = phase.plan.total_steps if trains else 0
+        record = phase.record(steps, batch)
+        phases.append({**record, "optimizer_steps": total})
+        if not total:
+            continue
+        optimisation = phase.optimisation(params)
+        for _ in range(total):
             traj = torch.randint(0, n, (batch,), generator=g).to(device)
             start = torch.randint(0, windows - steps, (batch,), generator=g).to(device)
             clips = gather_windows(normed, traj, start, steps + 1)  # [B, 1 + K, D]
             optimisation.step(objective(clips)[0])
+        taken += total
     model.eval()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     note = {
         "what": what,
-        "optimizer_steps": budget.plan.total_steps if windows > 1 else 0,
-        "batch_size": batch,
-        "rollout_steps": steps,
+        "optimizer_steps": taken,
+        "batch_size": phases[0]["batch_size"],
+        "rollout_steps": phases[0]["rollout_steps"],
+        "phases": phases,
+        "wall_s": round(time.perf_counter() - started, 3),
+        "parameters": sum(p.numel() for p in params),
     }
+    if not params:
+        note["untrained"] = "the predictor has no parameters: nothing to train"
     return model, note
+
+
+class LinearDecoder(nn.Module):
+    """Latents [B, D] -> frames [B, *obs]: one linear map, which the least-squares solve sets."""
+
+    def __init__(self, dim: int, obs_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, math.prod(obs_shape))
+        self.obs_shape = tuple(obs_shape)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.linear(z).view(len(z), *self.obs_shape)
+
+
+def control_decoder(
+    control: JEPA, dataset: DynamicsDataset, train_idx: torch.Tensor, device: torch.device
+) -> LinearDecoder:
+    """The control's linear decoder (:data:`DECODER`), solved on its training windows."""
+    dim = control.predictor.mean.numel()
+    decoder = LinearDecoder(dim, tuple(dataset.obs_shape)).to(device)
+    fit_linear_decoder(
+        control.encoder, decoder, "linear", dataset, train_idx, control.history, device
+    )
+    return decoder.eval()

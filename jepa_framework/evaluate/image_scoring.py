@@ -44,7 +44,7 @@ class ImageScoring:
     )
 
     def scorer(
-        self, truth: Callable[[], torch.Tensor]
+        self, training: Callable[[], torch.Tensor]
     ) -> Callable[[torch.Tensor, torch.Tensor], Curves]:
         def score(pred: torch.Tensor, true: torch.Tensor) -> Curves:
             mse, relative = pixel_errors(pred, true)

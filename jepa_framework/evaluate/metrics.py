@@ -61,4 +61,23 @@ def vpt(
         "seconds": frames * frame_dt,
         "lyapunov_times": frames / lyapunov_frames if lyapunov_frames else None,
         "censored": float((valid == curves.shape[1]).float().mean()) if len(valid) else math.nan,
+        "ci95": median_interval(valid),
     }
+
+
+#: bootstrap resamples of the VPT's interval, and their fixed seed (same curves, same interval)
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def median_interval(valid: torch.Tensor) -> list[float] | None:
+    """Percentile-bootstrap 95 % interval [low, high] of the median of ``valid`` [N], resampling
+    trajectories: how far the VPT could move on another draw of as many test trajectories
+    (the spread over seeds adds training's own variation). None for fewer than 2."""
+    if len(valid) < 2:
+        return None
+    g = torch.Generator().manual_seed(BOOTSTRAP_SEED)
+    picks = torch.randint(0, len(valid), (BOOTSTRAP_RESAMPLES, len(valid)), generator=g)
+    medians = valid.float()[picks].median(dim=1).values
+    low, high = torch.quantile(medians, torch.tensor([0.025, 0.975])).tolist()
+    return [low, high]

@@ -2,7 +2,8 @@
 
 The probe is a ridge regression fitted on windows of training trajectories and scored on fresh
 held-out trajectories (split by trajectory, never by frame), over the training sequence length
-so that both come from the same distribution. Targets come from
+so that both come from the same distribution. Its penalty is chosen per probe on validation
+trajectories (:mod:`jepa_framework.evaluate.probe_penalty`). Targets come from
 ``dataset.probe_targets`` (sin and cos of angles rather than raw angles). A randomly
 initialised encoder probed the same way is the control: what training adds over random features;
 with a predictor trained on its latents (:mod:`jepa_framework.evaluate.controls`) it also gets
@@ -11,6 +12,7 @@ the R²-over-k curve.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
@@ -20,9 +22,14 @@ from torch import nn
 from jepa_framework.core.seeds import derive_seed
 from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.datasets.windows import gather_windows, pick_starts
+from jepa_framework.evaluate.probe_penalty import PenaltyChoice, choose_penalty
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
+from jepa_framework.evaluate.validation import validation_trajectories
+from jepa_framework.models.diagnostics import latent_spectrum
 from jepa_framework.models.encoding import encode_stored
 from jepa_framework.models.jepa import JEPA
+
+log = logging.getLogger("jepa_framework")
 
 
 @attrs.frozen
@@ -52,12 +59,30 @@ def probe_set(
     return ProbeSet(gather_windows(observations, t, s, length), targets)
 
 
+def validation_windows(
+    dataset: DynamicsDataset, n: int, context: int, history: int, seed: int
+) -> ProbeSet:
+    """The last context window of ``n`` validation trajectories and its targets: where every
+    forecast starts reading, so the penalty suits the state the forecast starts from."""
+    stored, states = validation_trajectories(dataset, n, context, seed)
+    targets, _ = dataset.probe_targets(states[:, context - history :])
+    return ProbeSet(stored[:, context - history :], targets)
+
+
 def fit_probe(
-    encoder: nn.Module, dataset: DynamicsDataset, train: ProbeSet, history: int, device
-) -> Ridge:
-    """Ridge from latents of the training windows to the target at each window's last frame."""
+    encoder: nn.Module,
+    dataset: DynamicsDataset,
+    train: ProbeSet,
+    validation: ProbeSet,
+    history: int,
+    device,
+) -> tuple[PenaltyChoice, torch.Tensor]:
+    """Ridge from latents of the training windows to the target at each window's last frame,
+    its penalty chosen on the ``validation`` windows; also the training latents [M, D]."""
     z = encode_stored(encoder, dataset, train.clips[:, :history], device)
-    return Ridge.fit(z, train.targets[:, history - 1])
+    z_val = encode_stored(encoder, dataset, validation.clips[:, :history], device)
+    y, y_val = train.targets[:, history - 1], validation.targets[:, history - 1]
+    return choose_penalty(z, y, z_val, y_val), z
 
 
 @attrs.frozen
@@ -66,6 +91,8 @@ class Probes:
 
     jepa: Ridge
     random_encoder: Ridge
+    #: how the JEPA's probe was chosen, to refit it at other penalties (None: given as it is)
+    jepa_penalty: PenaltyChoice | None = None
 
 
 @torch.no_grad()
@@ -111,15 +138,22 @@ def probe_study(
     seed: int,
     device: torch.device,
     control: JEPA | None = None,
+    *,
+    validation_seed: int,
+    context: int | None = None,
 ) -> tuple[dict[str, Any], Probes]:
-    """Probe R² per variable (trained and random encoder) and the R²-over-k curve.
+    """Probe R² per variable (trained and random encoder), the R²-over-k curve and the spectrum
+    of the JEPA's latents.
 
-    Fitted on windows of the training trajectories ``train_idx``, scored on ``test`` (stored
+    Fitted on windows of the training trajectories ``train_idx``, each probe's penalty chosen
+    on the last ``context``-frame window (default ``history``) of as many validation
+    trajectories (``validation_seed``) as ``test`` holds; scored on ``test`` (stored
     observations [N, T, *stored], states [N, T, S]) of held-out trajectories. ``control`` (the
     random encoder with a trained predictor) adds the random encoder's R²-over-k curve. Returns
     the JSON-ready report and the fitted probes (reused to read rolled-out latents).
     """
     history = model.history
+    context = history if context is None else context
     frames = test[0].shape[1]
     # at most half the frames ahead, so every trajectory still offers several contexts
     steps = max(0, min(probe_steps, (frames - history) // 2))
@@ -128,14 +162,26 @@ def probe_study(
         dataset, dataset.observations, dataset.states, history, samples, seed, traj=train_idx
     )
     test_set = probe_set(dataset, *test, history + steps, samples, derive_seed(seed, "probe_test"))
-    probe = fit_probe(model.encoder, dataset, train, history, device)
+    validation = validation_windows(dataset, len(test[0]), context, history, validation_seed)
+    penalty, z_train = fit_probe(model.encoder, dataset, train, validation, history, device)
+    probe = penalty.ridge
+    spectrum = latent_spectrum(z_train, dataset.state_dim)
+    if spectrum["dimensional_collapse"]:
+        log.warning(
+            "dimensional collapse: the latents of the training windows have effective rank "
+            "(RankMe) %.2f, below the state's %d dimensions",
+            spectrum["rankme"],
+            dataset.state_dim,
+        )
     ahead = probe_ahead(model, probe, dataset, test_set, device)  # [K + 1, P]
-    random_probe = fit_probe(random_encoder, dataset, train, history, device)
+    random_penalty, _ = fit_probe(random_encoder, dataset, train, validation, history, device)
+    random_probe = random_penalty.ridge
     z_random = encode_stored(random_encoder, dataset, test_set.clips[:, :history], device)
     random_r2 = r2_scores(random_probe.predict(z_random), test_set.targets[:, history - 1])
     random_report: dict[str, Any] = {
         "r2": dict(zip(names, random_r2.tolist(), strict=True)),
         "r2_mean": float(random_r2.mean()),
+        "penalty": random_penalty.record(),
     }
     if control is not None:
         control_ahead = probe_ahead(control, random_probe, dataset, test_set, device)
@@ -146,7 +192,9 @@ def probe_study(
         "test_windows": len(test_set.clips),
         "r2": dict(zip(names, ahead[0].tolist(), strict=True)),
         "r2_mean": float(ahead[0].mean()),
+        "penalty": penalty.record(),
+        "spectrum": spectrum,
         "random_encoder": random_report,
         "ahead": _ahead_report(ahead, names),
     }
-    return report, Probes(probe, random_probe)
+    return report, Probes(probe, random_probe, penalty)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,25 @@ from jepa_framework.datasets.batches import Clips
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.baseline_inputs import BaselineInputs
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
-from jepa_framework.evaluate.controls import ControlBudget, train_control
+from jepa_framework.evaluate.controls import DECODER, control_decoder, train_control
+from jepa_framework.evaluate.matched_budget import jepa_budget, method_budgets
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
+from jepa_framework.evaluate.own_probe import own_probe_methods
 from jepa_framework.evaluate.plots import plot_forecast, plot_probe
-from jepa_framework.evaluate.probes import probe_study
-from jepa_framework.evaluate.rollout import TRUE_STATE_REFERENCE, JepaForecast, held_out, score
+from jepa_framework.evaluate.probe_sensitivity import probe_sensitivity
+from jepa_framework.evaluate.probes import Probes, probe_study
+from jepa_framework.evaluate.references import nothing_learned
+from jepa_framework.evaluate.rollout import (
+    TRUE_STATE_REFERENCE,
+    JepaForecast,
+    LatentMethod,
+    held_out,
+    score,
+)
 from jepa_framework.evaluate.scoring import Curves, Group, VptFn, vpt_by_group, vpt_by_threshold
 from jepa_framework.evaluate.spaces import scoring_of
 from jepa_framework.models.jepa import JEPA
-from jepa_framework.pipeline.artifacts import write_json, writing
+from jepa_framework.pipeline.artifacts import METRICS_NAME, write_json, writing
 from jepa_framework.pipeline.assemble import Assembly, build, random_encoder, shapes_of
 from jepa_framework.pipeline.decoder_fit import fit_linear_decoder
 from jepa_framework.pipeline.optim import StepPlan
@@ -35,25 +47,16 @@ from jepa_framework.pipeline.training import autocast
 
 log = logging.getLogger("jepa_framework")
 
-
-def jepa_budget(recipe: Recipe, plan: StepPlan) -> dict[str, Any]:
-    """What the JEPA phase trained with, which every baseline and control gets too."""
-    cfg = recipe.train
-    return {
-        "plan": plan,
-        "batch_size": cfg.batch_size,
-        "lr": cfg.lr,
-        "weight_decay": cfg.weight_decay,
-        "grad_clip": cfg.grad_clip,
-        "rollout_steps": recipe.objective.rollout_steps,
-    }
+#: every training phase's step plan, by phase ("jepa", "refit"; the trainer's ``plans``)
+Plans = Mapping[str, StepPlan]
 
 
 def make_baselines(
-    recipe: Recipe, host: Any, assembly: Assembly, context: int, plan: StepPlan
+    recipe: Recipe, host: Any, assembly: Assembly, context: int, plans: Plans
 ) -> tuple[dict[str, bl.Forecaster], dict[str, Any]]:
     """The baselines the scoring of the dataset's observations chooses, with the JEPA's budget
-    (and the multiples of it in eval.baseline_budgets); see :class:`BaselineInputs`."""
+    over every training phase in ``plans`` (and the multiples of it in eval.baseline_budgets);
+    see :class:`BaselineInputs`."""
     dataset, train_idx, device = assembly.dataset, assembly.split.train, assembly.device
 
     def train(n: int | None) -> torch.Tensor:
@@ -67,9 +70,9 @@ def make_baselines(
             specs = (model.encoder, model.predictor, model.decoder)
             return tuple(build(host, spec, shapes).to(device) for spec in specs)
 
-    def clips(length: int) -> Clips:
+    def clips(length: int, batch_size: int) -> Clips:
         g = torch.Generator().manual_seed(derive_seed(recipe.seed, "supervised/batches"))
-        return Clips(dataset, train_idx, length, cfg.batch_size, device, g)
+        return Clips(dataset, train_idx, length, batch_size, device, g)
 
     def solve_decoder(model: torch.nn.Module) -> None:
         """The recipe's closed-form decoder, solved on the supervised model's own latents of
@@ -83,12 +86,11 @@ def make_baselines(
             model.encoder, model.decoder, name, dataset, train_idx, history, device, standardised
         )
 
-    cfg = recipe.train
     inputs = BaselineInputs(
         train=train,
         context=context,
         sequence_length=dataset.sequence_length,
-        **jepa_budget(recipe, plan),
+        budget=jepa_budget(recipe, plans),
         supervised=recipe.eval.baselines,
         hidden=recipe.eval.baseline_hidden_dim,
         seed=recipe.seed,
@@ -97,7 +99,7 @@ def make_baselines(
         networks=networks if recipe.eval.baselines else None,
         clips=clips if recipe.eval.baselines else None,
         solve_decoder=solve_decoder if recipe.decoder_train.solver == "least_squares" else None,
-        precision=lambda: autocast(device, cfg.precision),
+        precision=lambda: autocast(device, recipe.train.precision),
     )
     return scoring_of(dataset).baselines(inputs)
 
@@ -148,7 +150,8 @@ def summarise_state(
     vpt_of = _vpt_fn(dataset, _all_trajectories_lyapunov(dataset))
     return {
         "metric": "NRMSE of the positions implied by the linear state probe's readings, "
-        "normalised by the std of the true positions over the test set (as coordinate forecasts)",
+        "normalised by the std of the positions over the training trajectories (as coordinate "
+        "forecasts)",
         "reference": TRUE_STATE_REFERENCE,
         "methods": {
             name: {
@@ -169,12 +172,12 @@ def has_probe_positions(dataset: DynamicsDataset) -> bool:
 #: the two frozen-encoder controls: name -> what eval.json says each is
 CONTROLS = {
     "random_encoder": "the recipe's encoder randomly initialised and frozen, the recipe's "
-    "predictor trained on its standardised latents with the JEPA phase's budget, read by its "
-    "own probe",
+    "predictor trained on its standardised latents with the JEPA's budget (every training "
+    "phase), decoded by its own linear decoder and read by its own probe",
     "refit_predictor": "the JEPA's trained encoder frozen, a freshly initialised predictor of "
-    "the recipe's architecture trained on its standardised latents with the JEPA phase's "
-    "budget, read by the JEPA's probe: whether the encoder or the JEPA's predictor limits the "
-    "forecast",
+    "the recipe's architecture trained on its standardised latents with the JEPA's budget "
+    "(every training phase), decoded by its own linear decoder and read by the JEPA's probe: "
+    "whether the encoder or the JEPA's predictor limits the forecast",
 }
 
 
@@ -183,27 +186,49 @@ def make_control(
     host: Any,
     assembly: Assembly,
     encoder: torch.nn.Module,
-    plan: StepPlan,
+    plans: Plans,
     name: str = "random_encoder",
 ) -> tuple[JEPA, dict[str, Any]]:
-    """A frozen ``encoder`` with the recipe's predictor trained on its latents (``CONTROLS``)."""
+    """A frozen ``encoder`` with the recipe's predictor trained on its latents (``CONTROLS``)
+    through every training phase in ``plans``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(recipe.seed, f"{name}_predictor"))
         shapes = shapes_of(recipe, assembly.dataset)
         predictor = build(host, recipe.model.predictor, shapes).to(assembly.device)
-    budget = ControlBudget(
-        **jepa_budget(recipe, plan), seed=derive_seed(recipe.seed, f"{name}_batches")
-    )
     return train_control(
         encoder,
         predictor,
         assembly.dataset,
         assembly.split.train,
         recipe.data.history,
-        budget,
+        jepa_budget(recipe, plans),
+        derive_seed(recipe.seed, f"{name}_batches"),
         assembly.device,
         CONTROLS[name],
     )
+
+
+def control_methods(
+    controls: Mapping[str, JEPA], probes: Probes, assembly: Assembly
+) -> dict[str, LatentMethod]:
+    """Each control decoded by its linear decoder and read by its probe: the random encoder's
+    own, the JEPA's for the refitted predictor (whose latents are the JEPA encoder's)."""
+    dataset, device = assembly.dataset, assembly.device
+    own = {"random_encoder": probes.random_encoder, "refit_predictor": probes.jepa}
+    out = {}
+    for name, control in controls.items():
+        decoder = control_decoder(control, dataset, assembly.split.train, device)
+        forecast = JepaForecast(control, decoder, device)
+        out[name] = LatentMethod.of(forecast, own[name], tuple(dataset.obs_shape))
+    return out
+
+
+def _train_seconds(run_dir: Path) -> float | None:
+    """The JEPA's training wall time (both phases) from the run's metrics.json, if recorded."""
+    try:
+        return float(json.loads((run_dir / METRICS_NAME).read_text())["train_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _dataset_settings(recipe: Recipe, dataset: DynamicsDataset, groups: dict[str, Group]):
@@ -223,12 +248,13 @@ def _dataset_settings(recipe: Recipe, dataset: DynamicsDataset, groups: dict[str
 
 
 def evaluate(
-    recipe: Recipe, assembly: Assembly, run_dir: Path, host: Any, plan: StepPlan
+    recipe: Recipe, assembly: Assembly, run_dir: Path, host: Any, plans: Plans
 ) -> dict[str, Any]:
     """Evaluate a trained run; writes eval.json, forecast_eval.png and probe_r2.png.
 
-    ``plan`` is the JEPA phase's step plan: the supervised baseline and the random-encoder
-    control get the same budget.
+    ``plans`` holds the step plan of every training phase (the trainer's ``plans``: "jepa",
+    and "refit" when the recipe refits): every trained baseline and control gets the budget of
+    all the phases the JEPA's forecaster trained in, phase by phase.
     """
     started = time.perf_counter()
     cfg, dataset, device = recipe.eval, assembly.dataset, assembly.device
@@ -238,15 +264,19 @@ def evaluate(
     train_idx = assembly.split.train
     context = max(history, cfg.ar_order)
     n = min(cfg.trajectories, len(dataset))
-    held = held_out(dataset, n, context, cfg.horizon, cfg.seed)
+    held = held_out(dataset, n, context, cfg.horizon, recipe.trajectory_seed(), train_idx)
     frames = min(dataset.sequence_length, held.stored.shape[1])
     rnd = random_encoder(recipe, host, assembly)
-    control, control_note, refit, refit_note = None, None, None, None
-    if cfg.controls and has_probe_positions(dataset):
-        control, control_note = make_control(recipe, host, assembly, rnd, plan)
-        # a copy: freezing must not touch the JEPA's own encoder
-        frozen = copy.deepcopy(model.encoder).eval()
-        refit, refit_note = make_control(recipe, host, assembly, frozen, plan, "refit_predictor")
+    controls: dict[str, JEPA] = {}
+    control_notes: dict[str, dict[str, Any]] = {}
+    if cfg.controls:
+        # the refit control freezes a copy: freezing must not touch the JEPA's own encoder
+        encoders = {"random_encoder": rnd, "refit_predictor": copy.deepcopy(model.encoder).eval()}
+        for name, encoder in encoders.items():
+            controls[name], control_notes[name] = make_control(
+                recipe, host, assembly, encoder, plans, name
+            )
+            control_notes[name]["decoder"] = DECODER
     probe_report, probes = probe_study(
         model,
         rnd,
@@ -257,12 +287,33 @@ def evaluate(
         cfg.probe_samples,
         recipe.seed,
         device,
-        control=control,
+        control=controls.get("random_encoder"),
+        validation_seed=recipe.trajectory_seed("validation"),
+        context=context,
     )
-    methods, notes = make_baselines(recipe, host, assembly, context, plan)
+    methods, notes = make_baselines(recipe, host, assembly, context, plans)
+    references, reference_notes = nothing_learned(dataset, host, history)
+    methods.update(references)
+    latent_methods = control_methods(controls, probes, assembly)
+    if has_probe_positions(dataset):
+        own, own_records = own_probe_methods(
+            methods,
+            dataset,
+            train_idx,
+            history,
+            samples=cfg.probe_samples,
+            seed=recipe.seed,
+            validation=(n, context, recipe.trajectory_seed("validation")),
+            device=device,
+        )
+        latent_methods.update(own)
+        if own_records:
+            probe_report["own_probes"] = own_records
     jepa = JepaForecast(model, assembly.decoder, device)
-    obs_curves, state_curves = score(dataset, held, jepa, probes, methods, control, refit)
+    obs_curves, state_curves = score(dataset, held, jepa, probes, methods, latent_methods)
+    probe_report["sensitivity"] = probe_sensitivity(dataset, held, jepa, probes)
     groups = trajectory_groups(dataset, held.states[:, context - 1])
+    budget = jepa_budget(recipe, plans)
     report = {
         "run": str(run_dir),
         "settings": {
@@ -270,22 +321,30 @@ def evaluate(
             "horizon": cfg.horizon,
             "context_frames": context,
             "history": history,
-            "seed": cfg.seed,
+            "split": cfg.split,
+            "seed": recipe.trajectory_seed(),
+            "test_seed": recipe.trajectory_seed("test"),
+            "validation_seed": recipe.trajectory_seed("validation"),
+            "data_seed": dataset.data_seed,
             "frame_dt": dataset.frame_dt,
             "lyapunov_frames": dataset.lyapunov_frames,
             **_dataset_settings(recipe, dataset, groups),
             "vpt": "median over trajectories of the number of leading frames whose error stays "
             "at or below eps (the horizon itself when it never exceeds eps; see 'censored')",
             **notes,
-            **({"random_encoder": control_note} if control_note else {}),
-            **({"refit_predictor": refit_note} if refit_note else {}),
+            **reference_notes,
+            **control_notes,
         },
         "probe": probe_report,
         "forecast": summarise_forecast(obs_curves, dataset, groups),
         "state_forecast": summarise_state(state_curves, dataset, groups),
     }
+    trained = {**notes.get("baselines", {}), **control_notes}
+    report["budgets"] = method_budgets(
+        report["forecast"]["methods"], budget, _train_seconds(run_dir), trained
+    )
     report["summary"] = summary(report, dataset.headline_group)
-    report["budget_curve"] = budget_curve(report, plan, run_dir)
+    report["budget_curve"] = budget_curve(report, budget.total_steps, run_dir)
     report["eval_seconds"] = time.perf_counter() - started
     write_json(run_dir / "eval.json", report)
     with writing(run_dir / "forecast_eval.png") as tmp:  # each figure written atomically

@@ -55,12 +55,13 @@ class Scoring(Protocol):
     panels: tuple[Panel, ...]
 
     def scorer(
-        self, truth: Callable[[], torch.Tensor]
+        self, training: Callable[[], torch.Tensor]
     ) -> Callable[[torch.Tensor, torch.Tensor], Curves]:
         """A function (pred, truth) [n, H, *obs] -> curves [n, H].
 
-        ``truth()`` gives every scored frame [N, H, *obs] as floats, for statistics over the
-        test set; it is only called when needed (all frames of an image test set are big).
+        ``training()`` gives the training trajectories' observations [N, T, *obs] as floats,
+        the source of any normaliser (a scale from the test set would move with the horizon
+        and the draw); it is only called when needed (an image training set is big).
         """
         ...
 

@@ -31,7 +31,8 @@ from jepa_framework.evaluate.scoring import (
 
 @attrs.frozen
 class VectorScoring:
-    """Coordinates: NRMSE per horizon (each dimension scaled by its std over the test set)."""
+    """Coordinates: NRMSE per horizon (each dimension scaled by its std over the training
+    observations)."""
 
     metric: str = "NRMSE"
     vpt_thresholds: tuple[float, ...] = VPT_EPS
@@ -39,9 +40,9 @@ class VectorScoring:
     panels: tuple[Panel, ...] = (Panel("nrmse", "observation NRMSE", "NRMSE", True),)
 
     def scorer(
-        self, truth: Callable[[], torch.Tensor]
+        self, training: Callable[[], torch.Tensor]
     ) -> Callable[[torch.Tensor, torch.Tensor], Curves]:
-        sigma = truth().flatten(0, 1).flatten(1).std(0).clamp_min(1e-8)
+        sigma = training().flatten(0, 1).flatten(1).std(0).clamp_min(1e-8)
         return lambda pred, true: {"nrmse": nrmse(pred.flatten(2), true.flatten(2), sigma)}
 
     def summarise(self, curves: Curves, vpt: VptFn, groups: dict[str, Group]) -> dict[str, Any]:
@@ -66,36 +67,31 @@ class VectorScoring:
             return methods, notes
         own, trained = sv.own_network_baselines(inputs, standardise=True)
         methods.update(own)
-        batch = min(inputs.batch_size, len(train))
         seed = derive_seed(inputs.seed, "residual_mlp")
         for multiple in inputs.budgets:
             fit = bl.train_residual_mlp(
-                train,
-                order=order,
-                rollout_steps=inputs.rollout_steps,
-                plan=sv.scaled_plan(inputs.plan, multiple),
-                batch_size=batch,
-                optimiser=inputs.optimisation,
-                hidden=inputs.hidden,
-                seed=seed,
+                train, order, inputs.budget.scaled(multiple), hidden=inputs.hidden, seed=seed
             )
             name = sv.method_name("residual_mlp", multiple)
             methods[name] = fit.forecaster
+            first = fit.phases[0]
             trained[name] = fit.note(
                 "residual_mlp",
                 multiple,
-                batch_size=batch,
-                rollout_steps=inputs.rollout_steps,
+                batch_size=first["batch_size"],
+                rollout_steps=first["rollout_steps"],
                 hidden_dim=inputs.hidden,
                 order=order,
             )
         notes["baselines"] = trained
+        first = inputs.budget.first
         notes["residual_mlp"] = {  # kept for readers of earlier eval.json files
-            "budget": "the JEPA phase's step plan, batch size, lr schedule and rollout steps",
-            "optimizer_steps": inputs.plan.total_steps,
-            "warmup_steps": inputs.plan.warmup_steps,
-            "batch_size": batch,
-            "rollout_steps": inputs.rollout_steps,
+            "budget": "every training phase of the JEPA's forecaster: its step plans, batch "
+            "sizes, lr schedules and rollout steps",
+            "optimizer_steps": inputs.budget.total_steps,
+            "warmup_steps": first.plan.warmup_steps,
+            "batch_size": min(first.batch_size, len(train)),
+            "rollout_steps": first.rollout_steps,
             "hidden_dim": inputs.hidden,
         }
         return methods, notes

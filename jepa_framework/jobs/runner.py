@@ -170,13 +170,15 @@ def _run_main(
             metrics["data_seconds"] = {"total": assembly.data_seconds, **assembly.dataset.timings}
             metrics["train_seconds"] = train_seconds  # this session's, when resumed
             metrics["wall_time_s"] = time.perf_counter() - started  # up to the evaluation
+            if assembly.model.action_dim:  # a world model of actions: `jepa plan` scores it
+                metrics["action_dim"] = assembly.model.action_dim
             run.watch.check("while the run was writing its artifacts")
             write_json(run_dir / METRICS_NAME, metrics)
             if recipe.eval.enabled:
                 from jepa_framework.evaluate import evaluate
 
                 eval_started = time.perf_counter()
-                report = evaluate(recipe, assembly, run_dir, host, trainer.plans["jepa"])
+                report = evaluate(recipe, assembly, run_dir, host, trainer.plans)
                 metrics["eval_seconds"] = time.perf_counter() - eval_started
                 metrics["total_seconds"] = time.perf_counter() - started
                 write_json(run_dir / METRICS_NAME, metrics)
@@ -224,6 +226,9 @@ def closing_report(
 
         say(f"\nevaluation ({metrics['eval_seconds']:.1f}s):\n\n{format_summary(report)}\n")
         say(GLOSSARY)
+    elif metrics.get("action_dim"):
+        say(f"\nno forecast evaluation (it does not pass actions yet): `jepa plan {run_dir}`")
+        say("plans toward held-out goals with this world model and scores it (plan.json)")
     else:
         say("\nno evaluation (eval.enabled is false): `jepa eval RUN_DIR` evaluates it later")
     present = [name for name in MAIN_FILES if (run_dir / name).exists()]

@@ -1,8 +1,10 @@
-"""Collapse diagnostics of an embedding batch: spread, dead dimensions, effective rank."""
+"""Collapse diagnostics of an embedding batch: spread, dead dimensions, effective rank, and the
+singular-value spectrum that shows dimensional collapse (fewer directions than the state has)."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,3 +70,63 @@ def is_collapsed(diag: dict[str, float], dim: int, samples: int | None = None) -
         or diag["normalised_std"] < MIN_NORMALISED_STD_FRACTION * isotropic
         or diag["dead_fraction"] > 0.9
     )
+
+
+#: the top-k directions whose share of the variance the latent spectrum reports
+SPECTRUM_TOP_K = (1, 2, 4, 8)
+
+
+def participation_ratio(sigma: torch.Tensor) -> float:
+    """(sum s^2)^2 / sum s^4 of singular values ``sigma``: how many directions carry the variance
+    (k for k equal ones; weak directions count less than in RankMe, as their variance is s^2)."""
+    var = sigma.double().pow(2)
+    return float(var.sum() ** 2 / var.pow(2).sum()) if var.sum() > 0 else 1.0
+
+
+def latent_spectrum(z: torch.Tensor, state_dim: int) -> dict[str, Any]:
+    """The singular-value spectrum of centred latents z [N, D] and its dimensional-collapse flag.
+
+    ``singular_values`` relative to the largest; effective rank as RankMe and as the
+    participation ratio; the share of variance in the top k directions. ``dimensional_collapse``
+    is set when RankMe is below ``state_dim``: the latents span fewer directions than the state
+    has degrees of freedom, so no linear probe can read all of it. RankMe rather than the
+    participation ratio because it still counts weak directions: the flag says directions are
+    missing, not that the spectrum is uneven. It is not judged (False) when N samples cannot
+    show ``state_dim`` directions; non-finite latents give NaN numbers and the flag set.
+    """
+    z = z.detach().double()
+    n, dim = z.shape
+    judged = n - 1 >= state_dim
+    out: dict[str, Any] = {"state_dim": state_dim, "latent_dim": dim, "samples": n}
+    sigma = None
+    if bool(torch.isfinite(z).all()):
+        centred = z - z.mean(0)
+        scale = centred.abs().max()
+        try:  # as in rankme: dividing keeps huge values inside float64
+            sigma = torch.linalg.svdvals(centred / scale) if scale > 0 else torch.zeros(1)
+        except torch.linalg.LinAlgError:
+            sigma = None
+    if sigma is None:
+        nan_top = {str(k): math.nan for k in SPECTRUM_TOP_K}
+        return {
+            **out,
+            "singular_values": [],
+            "rankme": math.nan,
+            "participation_ratio": math.nan,
+            "top_k_variance": nan_top,
+            "dimensional_collapse": True,
+        }
+    var = sigma.pow(2)
+    total = float(var.sum())
+    relative = (sigma / sigma[0]).tolist() if sigma[0] > 0 else [0.0] * len(sigma)
+    effective = rankme(z)
+    return {
+        **out,
+        "singular_values": relative,
+        "rankme": effective,
+        "participation_ratio": participation_ratio(sigma),
+        "top_k_variance": {
+            str(k): float(var[:k].sum()) / total if total > 0 else 1.0 for k in SPECTRUM_TOP_K
+        },
+        "dimensional_collapse": bool(judged and effective < state_dim),
+    }

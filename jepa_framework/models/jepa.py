@@ -7,6 +7,7 @@ import copy
 import torch
 from torch import nn
 
+from jepa_framework.core.errors import JepaError
 from jepa_framework.models.framewise import frame_wise, sliding_latents
 
 
@@ -72,12 +73,38 @@ class JEPA(nn.Module):
         """The EMA copy, or the online encoder where targets come from it under stop-gradient."""
         return self.target_encoder if self.target_encoder is not None else self.encoder
 
-    def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+    @property
+    def action_dim(self) -> int:
+        """Width of the actions the predictor conditions on; 0 for an autonomous predictor."""
+        return action_dim_of(self.predictor)
+
+    def rollout(
+        self, z: torch.Tensor, steps: int, actions: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Apply the predictor ``steps`` times from z [B, D]; returns [steps, B, D].
 
-        Serves training (k-step loss), evaluation (probes k steps ahead) and forecasting.
+        Serves training (k-step loss), evaluation (probes k steps ahead), forecasting and
+        planning. An action-conditioned predictor takes ``actions`` [B, steps, A] (step k
+        applies ``actions[:, k]``, z_t, a_t -> z_t+1); an autonomous one takes none.
         """
-        return unroll(self.predictor, z, steps)
+        if actions is None and self.action_dim:
+            raise JepaError(
+                f"this model's predictor conditions on actions ({self.action_dim} per step), "
+                "and what called its rollout gave none: the forecast evaluation (`jepa eval`, "
+                "eval.enabled) does not pass actions yet. Evaluate an action-conditioned run "
+                "with `jepa plan RUN_DIR`, and set eval.enabled=false in its recipe."
+            )
+        if actions is not None and not self.action_dim:
+            raise JepaError(
+                "this model's predictor is autonomous (it takes no actions), but its rollout "
+                f"was given actions of shape {list(actions.shape)}; pass none."
+            )
+        if actions is not None and tuple(actions.shape) != (len(z), steps, self.action_dim):
+            raise JepaError(
+                f"rollout of {steps} steps from {len(z)} latents needs actions "
+                f"[{len(z)}, {steps}, {self.action_dim}], got {list(actions.shape)}"
+            )
+        return unroll(self.predictor, z, steps, actions)
 
     @torch.no_grad()
     def update_target(self, decay: float) -> None:
@@ -102,11 +129,12 @@ class StandardisedPredictor(nn.Module):
     def __init__(self, predictor: nn.Module, dim: int) -> None:
         super().__init__()
         self.predictor = predictor
+        self.action_dim = action_dim_of(predictor)
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.predictor((z - self.mean) / self.std) * self.std + self.mean
+    def forward(self, z: torch.Tensor, *actions: torch.Tensor) -> torch.Tensor:
+        return self.predictor((z - self.mean) / self.std, *actions) * self.std + self.mean
 
     @torch.no_grad()
     def standardise_by(self, latents: torch.Tensor) -> torch.Tensor:
@@ -124,11 +152,19 @@ class StandardisedPredictor(nn.Module):
         return (latents.to(self.mean.device) - self.mean) / self.std
 
 
-def unroll(step: nn.Module, z: torch.Tensor, steps: int) -> torch.Tensor:
-    """Apply ``step`` ``steps`` times from z [B, D]; returns [steps, B, D]."""
+def action_dim_of(predictor: nn.Module) -> int:
+    """The ``action_dim`` an action-conditioned predictor declares (0: autonomous)."""
+    return int(getattr(predictor, "action_dim", 0) or 0)
+
+
+def unroll(
+    step: nn.Module, z: torch.Tensor, steps: int, actions: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Apply ``step`` ``steps`` times from z [B, D] (with ``actions[:, k]`` at step k, when
+    given as [B, steps, A]); returns [steps, B, D]."""
     out = []
-    for _ in range(steps):
-        z = step(z)
+    for k in range(steps):
+        z = step(z) if actions is None else step(z, actions[:, k])
         out.append(z)
     return torch.stack(out)
 

@@ -177,12 +177,17 @@ def write_forecast(
 ) -> int:
     """Ground truth beside the decoded latent rollout from one context window; returns frames.
 
-    A fresh trajectory is generated long enough for ``frames`` steps past its first window.
+    A fresh trajectory is generated long enough for ``frames`` steps past its first window;
+    an action-conditioned model is rolled out under that trajectory's own actions.
     """
-    stored, _ = dataset.generate(1, model.history + frames, seed)
-    clip = dataset.to_float(stored.to(device))
+    arrays = dataset.generate_arrays(1, model.history + frames, seed)
+    clip = dataset.to_float(arrays["observations"].to(device))
     z = model.encode(clip[:, : model.history])
-    predicted = decoder(model.rollout(z, frames).squeeze(1).float())
+    actions = None
+    if model.action_dim:
+        actions = arrays["actions"][:, model.history - 1 : model.history - 1 + frames]
+        actions = actions.float().to(device)
+    predicted = decoder(model.rollout(z, frames, actions).squeeze(1).float())
     truth = clip[0, model.history :]
     video = side_by_side(
         dataset.frames_for_video(truth.cpu(), panel_size),

@@ -22,7 +22,7 @@ from jepa_framework.core.distributed import Dist, setup
 from jepa_framework.core.errors import JepaError, RecipeError
 from jepa_framework.core.seeds import derive_seed
 from jepa_framework.datasets.base import DynamicsDataset
-from jepa_framework.models.jepa import JEPA, StandardisedPredictor
+from jepa_framework.models.jepa import JEPA, StandardisedPredictor, action_dim_of
 from jepa_framework.pipeline.decoder_fit import linear_map
 
 #: samples in the zero batch that checks network output shapes
@@ -70,14 +70,26 @@ def build(host: Any, spec: ComponentSpec, *args: Any) -> Any:
 
 
 def shapes_of(recipe: Recipe, dataset: DynamicsDataset) -> Shapes:
-    return Shapes(tuple(dataset.obs_shape), recipe.data.history, recipe.model.embedding_dim)
+    actions = dataset.action_space
+    return Shapes(
+        tuple(dataset.obs_shape),
+        recipe.data.history,
+        recipe.model.embedding_dim,
+        actions.dim if actions is not None else 0,
+    )
 
 
 @torch.no_grad()
 def check_contract(
-    host: Any, spec: ComponentSpec, module: nn.Module, given: tuple[int, ...], expected: tuple
+    host: Any,
+    spec: ComponentSpec,
+    module: nn.Module,
+    given: tuple[int, ...],
+    expected: tuple,
+    extra: tuple[tuple[int, ...], ...] = (),
 ) -> None:
-    """Run ``module`` on zeros of shape ``given``; its output must have shape ``expected``.
+    """Run ``module`` on zeros of shape ``given`` (and of each shape of ``extra``, further
+    inputs such as actions); its output must have shape ``expected``.
 
     Runs in eval mode (no batch-norm statistics change) and restores the mode afterwards.
     """
@@ -88,7 +100,7 @@ def check_contract(
     was_training = module.training
     module.eval()
     try:
-        out = module(torch.zeros(given, device=device))
+        out = module(*(torch.zeros(shape, device=device) for shape in (given, *extra)))
     except Exception as exc:  # a plugin's network may fail in any way on the wrong shape
         raise JepaError(
             f"{who} cannot process a batch of shape {list(given)}: {type(exc).__name__}: "
@@ -99,8 +111,9 @@ def check_contract(
         module.train(was_training)
     actual = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if actual != expected:
+        inputs = " and ".join(str(list(shape)) for shape in (given, *extra))
         raise JepaError(
-            f"{who} breaks its contract: on input {list(given)} it returned "
+            f"{who} breaks its contract: on input {inputs} it returned "
             f"{list(actual) if isinstance(actual, tuple) else actual}, expected {list(expected)} "
             f"({_contract(role)}). Fix the {role}'s output shape, or choose another "
             f"model.{role}.name."
@@ -110,7 +123,8 @@ def check_contract(
 def _contract(role: str) -> str:
     return {
         "encoder": "[B, H, *obs_shape] -> [B, embedding_dim]",
-        "predictor": "[B, embedding_dim] -> [B, embedding_dim]",
+        "predictor": "[B, embedding_dim] (and [B, action_dim] if it takes actions) -> "
+        "[B, embedding_dim]",
         "decoder": "[B, embedding_dim] -> [B, *obs_shape]",
     }[role]
 
@@ -121,8 +135,33 @@ def check_contracts(host: Any, recipe: Recipe, shapes: Shapes, networks: dict) -
     window = (b, shapes.history, *shapes.obs_shape)
     model = recipe.model
     check_contract(host, model.encoder, networks["encoder"], window, (b, d))
-    check_contract(host, model.predictor, networks["predictor"], (b, d), (b, d))
+    predictor = networks["predictor"]
+    check_actions(host, recipe, shapes, predictor)
+    actions = ((b, shapes.action_dim),) if action_dim_of(predictor) else ()
+    check_contract(host, model.predictor, predictor, (b, d), (b, d), actions)
     check_contract(host, model.decoder, networks["decoder"], (b, d), (b, *shapes.obs_shape))
+
+
+def check_actions(host: Any, recipe: Recipe, shapes: Shapes, predictor: nn.Module) -> None:
+    """An action-conditioned predictor needs a dataset with actions of its width."""
+    wants, spec = action_dim_of(predictor), recipe.model.predictor
+    if not wants or wants == shapes.action_dim:
+        return
+    plugin = host.registry(spec.kind).get(spec.name).plugin
+    dataset = recipe.data.dataset.name
+    if not shapes.action_dim:
+        raise JepaError(
+            f"predictor '{spec.name}' (plugin '{plugin}', model.predictor.name) conditions on "
+            f"actions, but dataset '{dataset}' (data.dataset.name) has none: its trajectories "
+            f"are autonomous. Use a dataset with an action space (e.g. env_rollouts), or an "
+            f"autonomous predictor such as residual_mlp."
+        )
+    raise JepaError(
+        f"predictor '{spec.name}' (plugin '{plugin}', model.predictor.name) takes actions of "
+        f"{wants} dimension(s), but dataset '{dataset}' (data.dataset.name) has actions of "
+        f"{shapes.action_dim}; build the predictor from the shapes it is given "
+        f"(shapes.action_dim)."
+    )
 
 
 def check_batches(recipe: Recipe, n_train: int, n_val: int, world_size: int = 1) -> None:
@@ -217,7 +256,7 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     torch.set_num_threads(recipe.train.threads or max(1, cores))
     torch.manual_seed(recipe.seed)
     t0 = time.perf_counter()
-    dataset = build(host, recipe.data.dataset)
+    dataset = build(host, recipe.dataset_spec())
     data_seconds = time.perf_counter() - t0
     split = Split(*dataset.split(recipe.data.val_fraction, recipe.seed))
     check_batches(recipe, len(split.train), len(split.val), dist_info.world_size)
@@ -232,11 +271,25 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
         "decoder": build(host, recipe.model.decoder, shapes).to(device),
     }
     check_contracts(host, recipe, shapes, networks)
+    if trackers and recipe.eval.enabled and action_dim_of(networks["predictor"]):
+        raise RecipeError(
+            [
+                f"eval.enabled: predictor '{recipe.model.predictor.name}' conditions on "
+                "actions, and the forecast evaluation does not pass actions yet; set "
+                "eval.enabled=false and evaluate the run with `jepa plan RUN_DIR`"
+            ]
+        )
     if recipe.decoder_train.solver == "least_squares":
         linear_map(networks["decoder"], recipe.model.decoder.name)
     regularizer = build(host, recipe.objective.regularizer)
     predictor, refit_init = networks["predictor"], None
     if recipe.refit.epochs:
+        if action_dim_of(predictor):
+            raise JepaError(
+                f"refit.epochs is {recipe.refit.epochs}, but predictor "
+                f"'{recipe.model.predictor.name}' conditions on actions, and the refit phase "
+                f"does not feed actions yet. Set refit.epochs to 0."
+            )
         if next(predictor.parameters(), None) is None:
             raise JepaError(
                 f"refit.epochs is {recipe.refit.epochs}, but predictor "

@@ -52,7 +52,9 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 class JEPAObjective(nn.Module):
     """Phase-1 loss as a module, so DistributedDataParallel can wrap it.
 
-    forward: float clips [B, H + K, *obs] -> (loss, named terms, context embeddings [B, D]).
+    forward: float clips [B, H + K, *obs] (and, for an action-conditioned predictor, their
+    actions [B, H + K, A]) -> (loss, named terms, context embeddings [B, D]). Step k is driven
+    by the action between the frame ending window k - 1 and the next one.
     """
 
     def __init__(self, model: JEPA, regularizer: Any, steps: int) -> None:
@@ -61,9 +63,14 @@ class JEPAObjective(nn.Module):
         self.regularizer = regularizer
         self.steps = steps
 
-    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
-        z = self.model.encode(clips[:, : self.model.history])
-        predictions = self.model.rollout(z, self.steps)
+    def forward(
+        self, clips: torch.Tensor, actions: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+        history = self.model.history
+        z = self.model.encode(clips[:, :history])
+        if actions is not None:  # the context's last frame is H - 1: its action leads to H
+            actions = actions[:, history - 1 : history - 1 + self.steps]
+        predictions = self.model.rollout(z, self.steps, actions)
         target_z = self.model.encode_targets(clips, self.steps)
         loss, terms = self.regularizer(predictions.float(), target_z.float(), z.float())
         return loss, terms, z
@@ -124,6 +131,16 @@ def decoder_plan(recipe: Recipe, n_train: int) -> StepPlan:
     return StepPlan(cfg.epochs, per_epoch, min(100, cfg.epochs * per_epoch // 10))
 
 
+def phase_plans(recipe: Recipe, n_train: int) -> dict[str, StepPlan]:
+    """The step plan of every phase ("jepa", "refit", "decoder") for ``n_train`` trajectories:
+    what the trainer runs, and what the evaluation gives every baseline and control."""
+    return {
+        "jepa": jepa_plan(recipe, n_train),
+        "refit": refit_plan(recipe, n_train),
+        "decoder": decoder_plan(recipe, n_train),
+    }
+
+
 @attrs.define(eq=False)
 class Phase:
     """One training phase: what it optimises, on which clips, and how one step goes."""
@@ -170,6 +187,7 @@ class Trainer:
     saved: tuple[str, int] | None = None  # (phase, epoch) of the checkpoint on disk
     recipe_dict: dict[str, Any] = attrs.Factory(dict)
     refit_init: dict[str, torch.Tensor] | None = None  # where the refit's predictor starts
+    val_actions: torch.Tensor | None = None  # actions of val_batch (action-conditioned models)
 
     @classmethod
     def create(cls, recipe: Recipe, assembly: Any, run: Any) -> Trainer:
@@ -178,21 +196,24 @@ class Trainer:
         history = assembly.model.history
         g = torch.Generator().manual_seed(seed)
 
-        def clips(idx: torch.Tensor, length: int, batch: int) -> Clips:
+        def clips(idx: torch.Tensor, length: int, batch: int, actions: bool = False) -> Clips:
             rank, world = assembly.dist.rank, assembly.dist.world_size
-            return Clips(assembly.dataset, idx, length, batch, assembly.device, g, rank, world)
+            dataset, device = assembly.dataset, assembly.device
+            return Clips(dataset, idx, length, batch, device, g, rank, world, actions)
 
         train_idx, val_idx = assembly.split.train, assembly.split.val
+        acting = assembly.model.action_dim > 0  # clips carry actions to such a predictor
+        jepa_clips = clips(train_idx, history + steps, recipe.train.batch_size, acting)
+        val_clips = clips(val_idx, history + steps, recipe.train.batch_size)
+        val_seed = derive_seed(seed, "validation")
         return cls(
             recipe=recipe,
             model=assembly.model,
             decoder=assembly.decoder,
             regularizer=assembly.regularizer,
             run=run,
-            clips=clips(train_idx, history + steps, recipe.train.batch_size),
-            val_batch=clips(val_idx, history + steps, recipe.train.batch_size).fixed_batch(
-                VALIDATION_BATCH, derive_seed(seed, "validation")
-            ),
+            clips=jepa_clips,
+            val_batch=val_clips.fixed_batch(VALIDATION_BATCH, val_seed),
             windows=clips(train_idx, history, recipe.decoder_train.batch_size),
             val_windows=clips(val_idx, history, recipe.train.batch_size).fixed_batch(
                 VALIDATION_WINDOWS, derive_seed(seed, "validation_windows")
@@ -202,17 +223,14 @@ class Trainer:
             dist=assembly.dist,
             recipe_dict=unstructure_recipe(recipe),
             refit_init=assembly.refit_init,
+            val_actions=val_clips.fixed_actions(VALIDATION_BATCH, val_seed) if acting else None,
         )
 
     @property
     def plans(self) -> dict[str, StepPlan]:
-        """The step plan of each phase; the supervised baseline takes the JEPA's from here."""
-        n = len(self.clips.indices)
-        return {
-            "jepa": jepa_plan(self.recipe, n),
-            "refit": refit_plan(self.recipe, n),
-            "decoder": decoder_plan(self.recipe, n),
-        }
+        """The step plan of each phase; the evaluation's baselines and controls take every
+        phase the JEPA's forecaster trained in from here."""
+        return phase_plans(self.recipe, len(self.clips.indices))
 
     def fit(self, resume: TrainState | None = None) -> None:
         names = ["jepa", "refit", "decoder"] if self.recipe.refit.epochs else ["jepa", "decoder"]
@@ -344,7 +362,7 @@ class Trainer:
         """Validation loss and collapse diagnostics on the same held-out clips every epoch."""
         self.model.eval()
         with autocast(self.val_batch.device, self.recipe.train.precision):
-            loss, _, z = objective(self.val_batch)
+            loss, _, z = objective(self.val_batch, self.val_actions)
         diagnostics = collapse_diagnostics(gather_rows(z.float()).cpu())
         return {"val_loss": float(mean_across_ranks(loss)), **diagnostics}
 
@@ -376,10 +394,11 @@ class Trainer:
             epoch_loss, pending = 0.0, []  # losses stay on the device until the next sync
             phase.objective.train()  # validation at the end of each epoch switches to eval
             tick = time.perf_counter()  # throughput counts batch gathering, not validation
-            for i, clips in enumerate(phase.clips, start=1):
-                phase.last_batch = clips
+            for i, batch in enumerate(phase.clips, start=1):
+                inputs = batch if isinstance(batch, tuple) else (batch,)  # (clips, actions)
+                clips = phase.last_batch = inputs[0]
                 with autocast(device, cfg.precision):
-                    loss, terms = phase.objective(clips)[:2]
+                    loss, terms = phase.objective(*inputs)[:2]
                 optimisation.step(loss)
                 extra = phase.after_step(phase_step, total) if phase.after_step else {}
                 pending.append(loss.detach())

@@ -9,7 +9,16 @@ import attrs
 
 from jepa_framework.core.errors import JepaError, PluginError, did_you_mean
 
-KINDS = ("datasets", "encoders", "predictors", "decoders", "regularizers", "trackers")
+KINDS = (
+    "datasets",
+    "encoders",
+    "predictors",
+    "decoders",
+    "regularizers",
+    "trackers",
+    "environments",
+    "planners",
+)
 
 
 @attrs.define(frozen=True)

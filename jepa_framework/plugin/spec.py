@@ -80,6 +80,23 @@ def register_trackers(register: RegisterComponent) -> None:
 
 
 @hookspec
+def register_environments(register: RegisterComponent) -> None:
+    """Register environment factories: ``factory(params) -> gymnasium.Env``.
+
+    The environment renders ``rgb_array`` frames, has a ``Box`` action space, and exposes its
+    true state as ``env.state`` (an array); ``reset(options={"state": s})`` starts it at ``s``.
+    For closed-loop planning it also offers ``sample_task(rng) -> (start, goal)`` states,
+    ``distance(state, goal)`` and ``success_radius`` (docs/how-to/plan.md).
+    """
+
+
+@hookspec
+def register_planners(register: RegisterComponent) -> None:
+    """Register planner factories: ``factory(params) -> Planner``
+    (:class:`jepa_framework.planning.problem.Planner`: action sequences of least latent cost)."""
+
+
+@hookspec
 def register_recipes(register: RegisterRecipe) -> None:
     """Register built-in recipes by name: ``register(name, path_to_yaml)``."""
 

@@ -145,7 +145,7 @@ def test_image_table_groups_probes_by_variable_and_reads_the_state_band(bench):
     assert heads[:2] == ["R² θ1 (sin, cos)", "R² ω1"] and "probed-state VPT(0.5), E>10" in heads
     values = {c.head: c.get(table.rows[0][1][0][0], "jepa") for c in table.columns}
     assert values["R² θ1 (sin, cos)"] == pytest.approx(0.7)
-    assert values["probed-state VPT(0.5), E>10"] == 7.0 and values["pixel VPT(0.5)"] == 4.0
+    assert values["probed-state VPT(0.5), E>10"] == 7.0 and values["pixel VPT(0.5), all"] == 4.0
     assert [label for label, _ in table.rows] == ["JEPA + `vicreg`", "`random_encoder`"]
     (long,) = result_tables.image_tables([_run(result_tables, "vicreg", 0, report)], "long")
     assert long.name == "long" and [c.head for c in long.columns] == heads

@@ -29,6 +29,16 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 #: (id, extra command-line arguments, recipe file text or None for the built-in `circle`,
 #:  text the message must contain -- the key at fault)
+#: circle with a linear frame encoder and the parameter-free oscillator (the recipe's earlier
+#: networks), for the checks that are the oscillator's own
+OSCILLATOR = [
+    "model.embedding_dim=16",
+    "model.encoder.name=frame_mlp",
+    "model.encoder.depth=0",
+    "model.encoder.bias=false",
+    "model.predictor.name=oscillator",
+]
+
 CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     ("epochs-huge", ["train.epochs=100000000000000000000000000000"], None, "train.epochs"),
     ("epochs-zero", ["train.epochs=0"], None, "train.epochs"),
@@ -97,14 +107,19 @@ CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     ("invalid-yaml", [], "name: [unclosed\n", "not valid YAML"),
     ("python-tag", [], "name: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
     ("missing-section", [], "name: x\ndata: {dataset: circle}\n", "model: required"),
-    # circle's predictor is the oscillator: three frames or more, and nothing to refit
-    ("oscillator-short-history", ["data.history=2"], None, "data.history must be at least 3"),
-    ("refit-without-parameters", ["refit.epochs=2"], None, "'oscillator' has no parameters"),
+    # the oscillator needs three frames or more, and has nothing to refit
+    (
+        "oscillator-short-history",
+        [*OSCILLATOR, "data.history=2", "model.embedding_dim=8"],
+        None,
+        "data.history must be at least 3",
+    ),
+    ("refit-without-parameters", [*OSCILLATOR, "refit.epochs=2"], None, "no parameters"),
     ("decoder-solver-typo", ["decoder_train.solver=lstsq"], None, "decoder_train.solver"),
-    # circle's linear decoder is solved in closed form: a two-layer MLP has none
+    # a linear decoder is solved in closed form: a two-layer MLP has none
     (
         "least-squares-nonlinear-decoder",
-        ["model.decoder.depth=2"],
+        ["decoder_train.solver=least_squares", "model.decoder.depth=2"],
         None,
         "decoder_train.solver 'least_squares' fits a decoder that is one linear map",
     ),

@@ -8,6 +8,8 @@ import torch
 from jepa_builtins.datasets import (
     CircleDataset,
     CircleParams,
+    EnvRolloutsDataset,
+    EnvRolloutsParams,
     LissajousDataset,
     LissajousParams,
     PendulumDataset,
@@ -32,7 +34,7 @@ ALL_DATASETS = [(cls, params) for cls, params, _ in VECTOR_DATASETS] + [
 ]
 
 
-def test_the_plugin_registers_all_five_datasets_with_their_params():
+def test_the_plugin_registers_every_built_in_dataset_with_its_params():
     seen = {}
     register_datasets(register=lambda name, factory, params: seen.update({name: (factory, params)}))
     assert seen == {
@@ -41,6 +43,7 @@ def test_the_plugin_registers_all_five_datasets_with_their_params():
         "lissajous": (LissajousDataset, LissajousParams),
         "pendulum": (PendulumDataset, PendulumParams),
         "pendulum_image": (PendulumImageDataset, PendulumImageParams),
+        "env_rollouts": (EnvRolloutsDataset, EnvRolloutsParams),
     }
 
 

@@ -12,11 +12,12 @@ from PIL import Image
 from jepa_framework.commands.cli import main
 from jepa_framework.datasets.observations import VectorObservations
 from jepa_framework.evaluate import baselines as bl
+from jepa_framework.evaluate.matched_budget import Budget, PhaseBudget
 from jepa_framework.evaluate.metrics import nrmse, pixel_errors, psnr, valid_frames, vpt
 from jepa_framework.evaluate.ridge import Ridge, r2_scores
 from jepa_framework.evaluate.spaces import scoring_of
 from jepa_framework.evaluate.vector_scoring import VectorScoring
-from jepa_framework.pipeline.optim import Optimisation, StepPlan
+from jepa_framework.pipeline.optim import StepPlan
 
 from .. import conftest
 
@@ -103,14 +104,12 @@ def test_linear_ar_is_exact_on_a_circle():
     assert (forecast - test[:, 2:]).abs().max() < 1e-3
 
 
-def _adamw(lr: float):
-    return lambda params, plan: Optimisation(params, plan, lr, 0.0, 1.0)
-
-
 def test_residual_mlp_trains_on_its_budget_and_beats_copy_last():
     train, test = _circles(64, 20).float(), _circles(16, 12).float()
     plan = StepPlan(epochs=10, steps_per_epoch=10, warmup_steps=10)
-    fit = bl.train_residual_mlp(train, 2, 4, plan, 32, _adamw(1e-2), hidden=32, seed=0)
+    budget = Budget((PhaseBudget("jepa", plan, 32, 1e-2, 0.0, 1.0, 4),))
+    fit = bl.train_residual_mlp(train, 2, budget, hidden=32, seed=0)
+    assert fit.optimizer_steps == 100 and len(fit.epoch_losses) == 10
     sigma = test.flatten(0, 1).std(0)
     err = nrmse(fit.forecaster(test[:, :2], 10), test[:, 2:], sigma).mean()
     assert err < nrmse(bl.copy_last(test[:, :2], 10), test[:, 2:], sigma).mean()
@@ -244,7 +243,15 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     assert set(report) >= {"settings", "probe", "forecast", "state_forecast", "summary"}
     methods = report["forecast"]["methods"]
     supervised = {"supervised", "supervised_x2", "residual_mlp", "residual_mlp_x2"}
-    assert set(methods) == {"jepa", "copy_last", "constant_velocity", "linear_ar", *supervised}
+    controls = {"random_encoder", "refit_predictor"}  # decoded in observation space too
+    assert set(methods) == {
+        "jepa",
+        "copy_last",
+        "constant_velocity",
+        "linear_ar",
+        *supervised,
+        *controls,
+    }
     trained = report["settings"]["baselines"]
     assert set(trained) == supervised
     steps = trained["supervised"]["optimizer_steps"]
@@ -269,8 +276,19 @@ def test_jepa_run_evaluates_and_jepa_eval_reevaluates(tmp_path, capsys):
     _check_bands(report)
     state = report["state_forecast"]["methods"]
     # every method read through the same probe, the true-state copy-last beside them
-    assert set(state) == {*methods, "copy_last_true_state", "random_encoder", "refit_predictor"}
-    assert report["settings"]["random_encoder"]["optimizer_steps"] > 0
+    # ... and each supervised model through a probe of its own latents too
+    own = {"supervised (own probe)", "supervised_x2 (own probe)"}
+    assert set(state) == {*methods, "copy_last_true_state", *own}
+    assert set(report["probe"]["own_probes"]) == own
+    assert report["settings"]["random_encoder"]["optimizer_steps"] == steps
+    # no refit: every method's budget is phase 1's, the JEPA's included
+    budgets = report["budgets"]
+    assert set(budgets) == set(methods)
+    assert budgets["jepa"]["optimizer_steps"] == steps and budgets["jepa"]["wall_s"] > 0
+    assert [p["phase"] for p in budgets["jepa"]["phases"]] == ["jepa"]
+    for name in ("supervised", "residual_mlp", *controls):
+        assert budgets[name]["optimizer_steps"] == steps, name
+    assert budgets["linear_ar"] == {"optimizer_steps": 0, "wall_s": None, "phases": []}
     # the JEPA's own encoder, frozen, with a predictor refitted at the same budget
     refit = report["settings"]["refit_predictor"]
     assert refit["optimizer_steps"] == report["settings"]["random_encoder"]["optimizer_steps"]
@@ -300,7 +318,17 @@ def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_co
     forecast = report["forecast"]
     assert forecast["kind"] == "image"
     # the recipe's CNN encoder, predictor and decoder trained end to end with a pixel loss
-    assert set(forecast["methods"]) == {"jepa", "copy_last", "blank", "mean_frame", "supervised"}
+    # the controls decoded by their own linear decoders of frames
+    assert set(forecast["methods"]) == {
+        "jepa",
+        "copy_last",
+        "blank",
+        "mean_frame",
+        "supervised",
+        "random_encoder",
+        "refit_predictor",
+    }
+    assert set(forecast["methods"]["random_encoder"]["vpt"]) == {"0.025", "0.5"}
     trained = report["settings"]["baselines"]["supervised"]
     assert trained["optimizer_steps"] == 6 and trained["standardised"] is False
     assert set(report["budget_curve"]) == {"supervised", "jepa"}
@@ -317,6 +345,7 @@ def test_image_runs_get_pixel_metrics_probed_positions_and_the_random_encoder_co
         "blank",
         "mean_frame",
         "supervised",  # its predicted frames, re-encoded by the JEPA encoder and probed
+        "supervised (own probe)",  # its rolled-out latents, read by a probe of its own
         "random_encoder",
         "refit_predictor",  # the JEPA's encoder frozen, a predictor refitted on its latents
         "copy_last_true_state",
@@ -355,7 +384,9 @@ def _check_bands(report: dict) -> None:
 def test_eval_controls_can_be_switched_off(tmp_path):
     run_dir = _run("pendulum", tmp_path, "eval.controls=false", "eval.baselines=false")
     report = json.loads((run_dir / "eval.json").read_text())
-    assert not {"random_encoder", "refit_predictor"} & set(report["state_forecast"]["methods"])
+    controls = {"random_encoder", "refit_predictor"}
+    assert not controls & set(report["state_forecast"]["methods"])
+    assert not controls & set(report["forecast"]["methods"])
     assert "ahead" not in report["probe"]["random_encoder"]
 
 
@@ -367,6 +398,9 @@ def test_supervised_baselines_can_be_switched_off(tmp_path):
         "copy_last",
         "constant_velocity",
         "linear_ar",
+        "oscillator_raw",  # the circle's nothing-learned reference
+        "random_encoder",  # the controls train no supervised model
+        "refit_predictor",
     }
     assert report["budget_curve"] == {} and "baselines" not in report["settings"]
     assert not (run_dir / "budget_curve.png").exists()
@@ -381,3 +415,17 @@ def test_eval_of_something_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
     assert main(["eval", str(tmp_path)]) == 2
     assert "config.yaml" in capsys.readouterr().err
+
+
+def test_the_vpt_interval_brackets_the_median_and_shrinks_with_more_trajectories():
+    from jepa_framework.evaluate.metrics import median_interval
+
+    assert median_interval(torch.tensor([7])) is None
+    assert median_interval(torch.full((20,), 9)) == [9.0, 9.0]  # no spread, no width
+    few = torch.arange(10).repeat(2)
+    many = torch.arange(10).repeat(40)
+    low, high = median_interval(few)
+    assert low <= float(few.float().median()) <= high
+    assert median_interval(few) == median_interval(few)  # the same curves, the same interval
+    many_low, many_high = median_interval(many)
+    assert many_high - many_low < high - low

@@ -17,6 +17,8 @@ from jepa_framework.pipeline.optim import StepPlan
 from .. import conftest
 
 PLAN = StepPlan(epochs=8, steps_per_epoch=3, warmup_steps=2)
+#: the trainer's plans of a recipe without a refit: phase 1's is every baseline's budget
+PLANS = {"jepa": PLAN}
 
 
 def _assembled(*overrides: str):
@@ -45,9 +47,13 @@ def tiny():
 
 def test_the_recipes_own_networks_train_end_to_end_and_are_seeded(tiny):
     recipe, registries, assembly = tiny
-    methods, notes = make_baselines(recipe, registries, assembly, 2, PLAN)
+    methods, notes = make_baselines(recipe, registries, assembly, 2, PLANS)
     model = methods["supervised"]
     assert isinstance(model, EndToEnd)
+    # it sees the JEPA's observations up to a per-dimension scale: uncentred
+    train = assembly.dataset.to_float(assembly.dataset.observations[assembly.split.train])
+    assert torch.equal(model.mean, torch.zeros(4))
+    torch.testing.assert_close(model.std, train.flatten(0, 1).std(0))
     # the same architecture as the JEPA's networks
     jepa_params = sum(p.numel() for p in assembly.model.encoder.parameters())
     assert sum(p.numel() for p in model.encoder.parameters()) == jepa_params
@@ -61,16 +67,16 @@ def test_the_recipes_own_networks_train_end_to_end_and_are_seeded(tiny):
     context = assembly.dataset.to_float(assembly.dataset.observations[:4, :2])
     forecast = model(context, 5)
     assert forecast.shape == (4, 5, 4) and torch.isfinite(forecast).all()
-    again, _ = make_baselines(recipe, registries, assembly, 2, PLAN)
+    again, _ = make_baselines(recipe, registries, assembly, 2, PLANS)
     for name in ("supervised", "supervised_x2", "residual_mlp", "residual_mlp_x2"):
         assert torch.equal(methods[name](context, 5), again[name](context, 5)), name
 
 
 def test_another_seed_gives_other_weights(tiny):
     recipe, registries, assembly = tiny
-    plan = StepPlan(1, 1, 0)
-    first, _ = make_baselines(recipe, registries, assembly, 2, plan)
-    other, _ = make_baselines(attrs.evolve(recipe, seed=1), registries, assembly, 2, plan)
+    plans = {"jepa": StepPlan(1, 1, 0)}
+    first, _ = make_baselines(recipe, registries, assembly, 2, plans)
+    other, _ = make_baselines(attrs.evolve(recipe, seed=1), registries, assembly, 2, plans)
     w = [m["supervised"].encoder.net[0].weight for m in (first, other)]
     assert not torch.equal(*w)
 
@@ -106,3 +112,53 @@ def test_every_rollout_step_is_decoded_in_one_batch_as_the_forecast_decodes_them
     forecast = model(context, 4)  # evaluation mode: the running statistics
     assert trained.shape == forecast.shape == (256, 4, 2)
     torch.testing.assert_close(forecast, trained, rtol=1e-2, atol=1e-2)
+
+
+def test_the_end_to_end_model_can_represent_the_jepas_solution():
+    """The supervised model sees coordinates scaled per dimension, not centred: the JEPA's own
+    bias-free linear encoder, oscillator and linear decoder, with the scale folded into their
+    weights, forecast through it exactly as the JEPA does on the raw coordinates."""
+    import copy
+
+    from jepa_framework.models.jepa import unroll
+    from jepa_framework.pipeline.assemble import build, shapes_of
+    from jepa_framework.plugin.host import host
+
+    registries = host()
+    recipe, _ = load_recipe(
+        "circle",
+        [
+            "data.dataset.size=16",
+            "data.dataset.cache=false",
+            "model.embedding_dim=16",
+            "model.encoder.name=frame_mlp",
+            "model.encoder.depth=0",
+            "model.encoder.bias=false",
+            "model.predictor.name=oscillator",
+            "model.decoder.depth=0",
+        ],
+        registries=registries,
+    )
+    dataset = build(registries, recipe.dataset_spec())
+    shapes = shapes_of(recipe, dataset)
+    torch.manual_seed(0)
+    encoder, predictor, decoder = (
+        build(registries, spec, shapes).double()
+        for spec in (recipe.model.encoder, recipe.model.predictor, recipe.model.decoder)
+    )
+    history = recipe.data.history
+    obs = dataset.to_float(dataset.observations).double()
+    std = obs.flatten(0, 1).std(0)
+    context = obs[:, : history + 4]
+    with torch.no_grad():
+        jepa = decoder(unroll(predictor, encoder(context[:, -history:]), 20).movedim(0, 1))
+        scaled_encoder, scaled_decoder = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        scaled_encoder.net[-1].weight.mul_(std)  # reads x / std as the JEPA reads x
+        scaled_decoder.net[-1].weight.div_(std[:, None])
+        scaled_decoder.net[-1].bias.div_(std)
+    model = EndToEnd(
+        scaled_encoder, predictor, scaled_decoder, history, torch.zeros_like(std), std
+    ).double()
+    baseline = model(context, 20)
+    # the forecast decodes through float32
+    torch.testing.assert_close(baseline, jepa.view_as(baseline), rtol=1e-5, atol=1e-5)

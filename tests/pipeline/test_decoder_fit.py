@@ -18,6 +18,19 @@ from jepa_framework.plugin.host import PluginHost
 from jepa_framework.testing import run_tiny
 
 HISTORY, DIM = 4, 8
+#: a spiral run whose latent is linear in the frames (a linear frame encoder, the growing
+#: oscillator) and whose decoder is linear: what the solved decoder is tested on, whatever
+#: networks the spiral recipe ships with
+LINEAR_SPIRAL = (
+    "data.history=8",
+    "model.embedding_dim=16",  # two channels per frame: (x, y) kept whole
+    "model.encoder.name=frame_mlp",
+    "model.encoder.depth=0",
+    "model.encoder.bias=false",
+    "model.predictor.name=oscillator",
+    "model.predictor.growing=true",
+    "model.decoder.depth=0",
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -87,8 +100,8 @@ def test_a_spiral_run_with_the_solved_decoder_reconstructs_and_resumes(tmp_path)
     run_dir = run_tiny(
         "spiral",
         tmp_path,
+        *LINEAR_SPIRAL,
         "decoder_train.solver=least_squares",
-        "model.embedding_dim=16",  # two channels per frame: (x, y) kept whole
         "eval.enabled=false",
     )
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -112,8 +125,8 @@ def test_the_supervised_baseline_gets_the_closed_form_decoder_too(tmp_path):
         run_dir = run_tiny(
             "spiral",
             tmp_path / solver,
+            *LINEAR_SPIRAL,
             f"decoder_train.solver={solver}",
-            "model.embedding_dim=16",
             "eval.horizon=6",
             "eval.controls=false",
             "output.forecast_frames=4",
@@ -134,7 +147,13 @@ def test_a_non_finite_solve_stops_the_run_and_is_never_saved(tmp_path, monkeypat
 
     monkeypatch.setattr(training, "fit_linear_decoder", poisoned)
     with pytest.raises(AssertionError, match="exited with code"):
-        run_tiny("spiral", tmp_path, "model.embedding_dim=16", "eval.enabled=false")
+        run_tiny(
+            "spiral",
+            tmp_path,
+            *LINEAR_SPIRAL,
+            "decoder_train.solver=least_squares",
+            "eval.enabled=false",
+        )
     err = capsys.readouterr().err
     assert "solved by least squares came out non-finite" in err and "Traceback" not in err
     (checkpoint,) = tmp_path.glob("runs-*/*/checkpoint.pt")

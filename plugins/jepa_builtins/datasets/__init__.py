@@ -10,6 +10,7 @@ from jepa_builtins.datasets.curves import (
     SpiralDataset,
     SpiralParams,
 )
+from jepa_builtins.datasets.env_rollouts import EnvRolloutsDataset, EnvRolloutsParams
 from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
 from jepa_builtins.datasets.pendulum_image import PendulumImageDataset, PendulumImageParams
 from jepa_framework import hookimpl
@@ -22,3 +23,4 @@ def register_datasets(register: Callable[..., object]) -> None:
     register("lissajous", LissajousDataset, params=LissajousParams)
     register("pendulum", PendulumDataset, params=PendulumParams)
     register("pendulum_image", PendulumImageDataset, params=PendulumImageParams)
+    register("env_rollouts", EnvRolloutsDataset, params=EnvRolloutsParams)

@@ -17,6 +17,7 @@ from attrs.validators import and_, deep_iterable, min_len
 
 from jepa_framework.core.validators import at_most, between, count
 from jepa_framework.datasets.base import DatasetParams, Trajectories, VectorDataset
+from jepa_framework.datasets.references import NothingLearned
 
 LENGTH = between(0, 100)  # radii, amplitudes, growth per frame
 ANGLE = between(-10, 10)  # angular velocities, rad/frame
@@ -38,6 +39,12 @@ class CurveDataset(VectorDataset):
     def trace(self, n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Noise-free points [n, steps, 2] and states [n, steps, len(state_names)]."""
         raise NotImplementedError
+
+    @property
+    def nothing_learned_reference(self) -> str | NothingLearned | None:
+        """Each coordinate is a sinusoid about zero: the ``oscillator`` continues it from the
+        raw frames, its frequency measured on the window, nothing learned."""
+        return "oscillator"
 
     def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:
         """Observations float32 [n, steps, 2] with observation noise; states float32."""
@@ -104,6 +111,13 @@ class SpiralDataset(CurveDataset):
 
     state_names = ("sin_phase", "cos_phase", "radius", "omega", "growth")
     params: SpiralParams
+
+    @property
+    def nothing_learned_reference(self) -> str | NothingLearned | None:
+        """Each coordinate is a sinusoid whose amplitude grows linearly: the growing
+        ``oscillator`` continues it from the raw frames (the plain one drifts off within a few
+        dozen frames: benchmarks/tables/oscillator_raw.md)."""
+        return NothingLearned("oscillator", {"growing": True})
 
     def trace(self, n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         p = self.params

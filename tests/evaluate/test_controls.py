@@ -1,0 +1,114 @@
+"""The frozen-encoder controls: trained over every phase of the JEPA's budget, decoded by a
+least-squares linear decoder, and run for every dataset (curves included)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from jepa_framework.evaluate.controls import DECODER, control_decoder, train_control
+from jepa_framework.evaluate.matched_budget import Budget, PhaseBudget
+from jepa_framework.evaluate.rollout import JepaForecast
+from jepa_framework.pipeline.optim import StepPlan
+from jepa_framework.testing import run_tiny
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+BUDGET = Budget(
+    (
+        PhaseBudget("jepa", StepPlan(2, 3, 1), 4, 1e-2, 0.0, 1.0, 3),
+        PhaseBudget("refit", StepPlan(1, 2, 0), 5, 1e-2, 0.0, 1.0, 1),
+    )
+)
+
+
+def _pendulum():
+    from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
+
+    return PendulumDataset(PendulumParams(size=16, sequence_length=6, cache=False))
+
+
+def _encoder() -> torch.nn.Module:
+    """Windows of two 4-d frames -> 8-d latents: a full-rank linear map, so the last frame is
+    exactly linear in the latent."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(8, 8))
+
+
+def test_a_control_trains_phase_after_phase_with_each_ones_rollout_and_batch(fresh_host):
+    dataset, encoder = _pendulum(), _encoder()
+    before = [p.detach().clone() for p in encoder.parameters()]
+    predictor = torch.nn.Linear(8, 8)
+    start = predictor.weight.detach().clone()
+    cpu = torch.device("cpu")
+    control, note = train_control(
+        encoder, predictor, dataset, torch.arange(12), 2, BUDGET, 0, cpu, "what"
+    )
+    assert note["optimizer_steps"] == BUDGET.total_steps == 6 + 2
+    ran = [(p["phase"], p["optimizer_steps"], p["rollout_steps"]) for p in note["phases"]]
+    assert ran == [("jepa", 6, 3), ("refit", 2, 1)]
+    assert [p["batch_size"] for p in note["phases"]] == [4, 5]
+    assert note["what"] == "what" and note["wall_s"] >= 0 and note["parameters"] == 72
+    assert not torch.equal(predictor.weight, start)
+    for p, q in zip(encoder.parameters(), before, strict=True):  # frozen
+        assert torch.equal(p, q) and not p.requires_grad
+    assert control.history == 2
+
+
+def test_a_predictor_without_parameters_takes_no_step(fresh_host):
+    cpu = torch.device("cpu")
+    args = (_pendulum(), torch.arange(12), 2, BUDGET, 0, cpu, "what")
+    _, note = train_control(_encoder(), torch.nn.Identity(), *args)
+    assert note["optimizer_steps"] == 0 and [p["optimizer_steps"] for p in note["phases"]] == [0, 0]
+    assert "nothing to train" in note["untrained"]
+
+
+def test_the_linear_decoder_is_exact_where_the_frame_is_linear_in_the_latent(fresh_host):
+    dataset, cpu = _pendulum(), torch.device("cpu")
+    control, _ = train_control(
+        _encoder(), torch.nn.Identity(), dataset, torch.arange(12), 2, BUDGET, 0, cpu, "what"
+    )
+    decoder = control_decoder(control, dataset, torch.arange(12), cpu)
+    frames = dataset.to_float(dataset.observations[12:])  # trajectories it was not fitted on
+    windows = frames[:, 3:5]
+    z = JepaForecast(control, decoder, cpu).context_latent(windows)
+    decoded = JepaForecast(control, decoder, cpu).decode(z[:, None], (4,))[:, 0]
+    torch.testing.assert_close(decoded, windows[:, -1], atol=1e-4, rtol=1e-4)
+
+
+def test_a_curve_mode_gets_both_controls_and_its_nothing_learned_reference(tmp_path):
+    """The curves have no probe positions: the controls are scored in observation space, with
+    the oscillator on raw coordinates beside them, each with the VPT summaries."""
+    run_dir = run_tiny(
+        "circle",
+        tmp_path,
+        "data.history=4",
+        "eval.baselines=false",
+        "eval.horizon=30",
+        "objective.rollout_steps=3",
+        "output.forecast_frames=8",
+        "train.threads=1",
+    )
+    report = json.loads((run_dir / "eval.json").read_text())
+    methods = report["forecast"]["methods"]
+    new = {"random_encoder", "refit_predictor", "oscillator_raw"}
+    assert new <= set(methods)
+    for name in new:
+        assert len(methods[name]["nrmse"]) == 30, name
+        assert set(methods[name]["vpt"]) == {"0.5", "0.3"}, name
+        assert name in report["summary"]["vpt"]
+    assert report["state_forecast"]["methods"] == {}  # no probe positions: no probed reading
+    settings = report["settings"]
+    assert settings["oscillator_raw"]["what"].startswith("nothing learned")
+    budgets, jepa_steps = report["budgets"], report["budgets"]["jepa"]["optimizer_steps"]
+    assert budgets["oscillator_raw"]["optimizer_steps"] == 0
+    for name in ("random_encoder", "refit_predictor"):
+        note = settings[name]
+        assert note["decoder"] == DECODER
+        # the same steps as the JEPA, unless the recipe's predictor has nothing to train
+        assert note["optimizer_steps"] == (jepa_steps if note["parameters"] else 0)
+        assert budgets[name]["optimizer_steps"] == note["optimizer_steps"]
+    # the random encoder's probe R² over steps ahead now exists for the curves too
+    assert "ahead" in report["probe"]["random_encoder"]

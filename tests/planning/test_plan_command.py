@@ -1,0 +1,123 @@
+"""`jepa plan` and `run.plan`: a tiny two_rooms run plans and writes plan.json; bad input is
+exit code 2 with one clear paragraph, before any work, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from jepa_framework.api import load_run
+from jepa_framework.commands.cli import main
+from jepa_framework.core.errors import JepaError
+from jepa_framework.testing import run_tiny
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+QUICK = ["output.forecast_frames=8", "decoder_train.epochs=1"]
+#: a planning budget that runs in a second or two
+SMALL_PLAN = [
+    "plan.episodes=2",
+    "plan.max_steps=3",
+    "plan.planner.samples=16",
+    "plan.planner.horizon=4",
+    "plan.planner.iterations=2",
+    "plan.planner.elites=4",
+]
+
+
+@pytest.fixture(scope="module")
+def acting_run(tmp_path_factory):
+    return run_tiny("two_rooms", tmp_path_factory.mktemp("acting"), *QUICK)
+
+
+@pytest.fixture(scope="module")
+def autonomous_run(tmp_path_factory):
+    return run_tiny("circle", tmp_path_factory.mktemp("autonomous"), *QUICK, "eval.enabled=false")
+
+
+def test_a_tiny_two_rooms_run_plans_and_writes_plan_json(acting_run, capsys):
+    assert main(["plan", str(acting_run), *SMALL_PLAN]) == 0
+    out = capsys.readouterr().out
+    assert "world_model" in out and "plan.json" in out
+    report = json.loads((acting_run / "plan.json").read_text())
+    assert report["episodes"] == 2 and report["max_steps"] == 3
+    assert report["planner"]["name"] == "cem" and report["planner"]["horizon"] == 4
+    assert report["environment"]["name"] == "two_rooms" and report["success_radius"] == 0.1
+    assert set(report["methods"]) == {"world_model", "random", "simulator"}
+    for result in report["methods"].values():
+        assert 0.0 <= result["success_rate"] <= 1.0 and result["final_distance_mean"] >= 0
+        assert result["seconds_per_step"] >= 0 and len(result["episodes"]) == 2
+        assert {"start", "goal", "final_distance", "success"} <= set(result["episodes"][0])
+    starts = [e["start"] for e in report["methods"]["world_model"]["episodes"]]
+    assert starts == [e["start"] for e in report["methods"]["random"]["episodes"]]
+
+
+def test_planning_an_autonomous_run_exits_2_and_writes_nothing(autonomous_run, capsys):
+    before = sorted(p.name for p in autonomous_run.iterdir())
+    assert main(["plan", str(autonomous_run), *SMALL_PLAN]) == 2
+    err = capsys.readouterr().err
+    assert "needs a world model that takes actions" in err and "jepa run two_rooms" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in autonomous_run.iterdir()) == before
+
+
+def test_plan_refuses_overrides_outside_the_plan_section_and_missing_folders(
+    acting_run, tmp_path, capsys
+):
+    assert main(["plan", str(acting_run), "train.epochs=3"]) == 2
+    assert "overrides of the plan section only" in capsys.readouterr().err
+    assert main(["plan", str(acting_run), "plan.episodes=0"]) == 2
+    assert "plan.episodes" in capsys.readouterr().err
+    assert main(["plan", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_run_plan_returns_bounded_actions_and_checks_its_inputs(acting_run, autonomous_run):
+    run = load_run(acting_run, device="cpu")
+    horizon = run.recipe.plan.planner.params.horizon
+    start, goal = torch.tensor([-0.5, 0.3]), torch.tensor([0.5, -0.3])
+    plan = run.plan(start, goal)
+    assert plan.shape == (horizon, 2) and bool((plan.abs() <= 1).all())
+    assert torch.equal(run.plan(start[None], goal, seed=1), run.plan(start[None], goal, seed=1))
+    with pytest.raises(JepaError, match=r"goal must be one observation of shape \[2\]"):
+        run.plan(start, torch.zeros(3))
+    with pytest.raises(JepaError, match="pass actions"):
+        run.rollout(run.encode(start[None, None]), 3)
+    rolled = run.rollout(run.encode(start[None, None]), 3, torch.zeros(1, 3, 2))
+    assert rolled.shape == (1, 3, run.recipe.model.embedding_dim)
+    with pytest.raises(JepaError, match=r"actions must be \[batch, steps, action_dim\]"):
+        run.rollout(run.encode(start[None, None]), 3, torch.zeros(1, 3, 5))
+    with pytest.raises(JepaError, match="needs a world model that takes actions"):
+        load_run(autonomous_run, device="cpu").plan(start, goal)
+
+
+def test_an_action_predictor_on_autonomous_data_exits_2_before_any_run(tmp_path, capsys):
+    code = main(
+        ["run", "circle", "model.predictor.name=action_mlp", f"output.dir={tmp_path / 'out'}"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "conditions on actions" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_forecast_evaluation_of_an_acting_run_is_refused_before_any_run(tmp_path, capsys):
+    code = main(["run", "two_rooms", "eval.enabled=true", f"output.dir={tmp_path / 'out'}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "eval.enabled" in err and "jepa plan" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_gymnasium_id_is_a_recipe_problem(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            "two_rooms",
+            "data.dataset.env.name=gymnasium",
+            "data.dataset.env.id=Pendulm-v1",
+            f"output.dir={tmp_path / 'out'}",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "data.dataset.env.id" in err and "Pendulum-v1" in err
