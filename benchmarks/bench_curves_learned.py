@@ -66,12 +66,16 @@ def run_one(mode: str, seed: int, threads: int, out: Path, extra: list[str]) -> 
         shutil.rmtree(out)
     out.mkdir(parents=True)
     command = [sys.executable, "-m", "jepa_framework", "run", mode, *QUIET, *extra]
-    command += [f"seed={seed}", f"train.threads={threads}", f"output.dir={out}"]
+    command += [
+        f"seed={seed}",
+        f"train.threads={threads}",
+        f"output.dir={out.resolve().relative_to(ROOT)}",
+    ]  # no machine paths
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "JEPA_PROGRESS_SECONDS": "600"}
     log = out / "bench.log"
     started = time.perf_counter()
     with log.open("w") as handle:
-        code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     wall = time.perf_counter() - started
     runs = sorted(p for p in out.iterdir() if (p / "eval.json").is_file())
     if code or not runs:

@@ -21,6 +21,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+#: a curve recipe with networks whose latent is linear in the frames and nothing to learn in the
+#: predictor: a linear frame encoder without bias, the parameter-free ``oscillator`` and a linear
+#: decoder, whatever the recipe ships; add ``model.predictor.growing=true`` for the spiral
+OSCILLATOR_NETWORKS = (
+    "model.embedding_dim=16",
+    "model.encoder.name=frame_mlp",
+    "model.encoder.depth=0",
+    "model.encoder.bias=false",
+    "model.predictor.name=oscillator",
+    "model.decoder.depth=0",
+)
+
 #: overrides that make any built-in recipe (and a typical plugin's) train in about a second
 TINY_OVERRIDES = (
     "data.dataset.size=24",

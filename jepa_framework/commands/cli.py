@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jepa_framework.core.errors import JepaError
+from jepa_framework.plugin.registry import KINDS
 
 #: what `jepa sweep` writes into its folder
 SWEEP_FILES = "results.md, results.csv, runs.csv, forecast_by_seed.png"
@@ -329,11 +330,20 @@ def _described(text: str, doc: str, verbose: bool, width: int) -> str:
     return f"{text}  # {textwrap.shorten(doc, max(room, 20), placeholder=' ...')}"
 
 
+def _shown_default(default: object) -> str:
+    """A default as a recipe would write it: a nested component by its name (its own params are
+    listed under its own kind), anything else as its repr."""
+    from jepa_framework.config.recipe import ComponentSpec
+
+    if isinstance(default, ComponentSpec):
+        return f"{{name: {default.name}}}"
+    return repr(default)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     import shutil
 
     from jepa_framework.plugin.host import host
-    from jepa_framework.plugin.registry import KINDS
 
     h = host()
     width = shutil.get_terminal_size((100, 24)).columns
@@ -350,7 +360,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"  {component.name:<18} [{component.plugin}] {component.doc}")
             docs = field_docs(component.params)
             for key, default in component.param_defaults().items():
-                line = f"      {key} = {default!r}"
+                line = f"      {key} = {_shown_default(default)}"
                 print(_described(line, docs.get(key, ""), args.verbose, width))
     return 0
 
@@ -476,17 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument(
         "kind",
         nargs="?",
-        choices=[
-            "datasets",
-            "encoders",
-            "predictors",
-            "decoders",
-            "regularizers",
-            "trackers",
-            "environments",
-            "planners",
-            "recipes",
-        ],
+        choices=[*KINDS, "recipes"],
     )
     lst.add_argument(
         "-v",

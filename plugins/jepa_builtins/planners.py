@@ -20,8 +20,9 @@ from jepa_framework.planning.problem import PlanningProblem
 
 
 @attrs.frozen
-class CEMParams:
-    """Sampling budget and Gaussian of the cross-entropy method."""
+class SamplingParams:
+    """What every sampling planner shares: how far ahead, how the sequence is parametrised,
+    how many candidates a batch holds."""
 
     # actions planned ahead (the receding horizon replans every step)
     horizon: int = attrs.field(default=30, validator=count(1, 10_000))
@@ -30,6 +31,12 @@ class CEMParams:
     knots: int = attrs.field(default=0, validator=count(0, 10_000))
     # candidate action sequences per iteration, rolled out in one batch
     samples: int = attrs.field(default=300, validator=count(2, 1_000_000))
+
+
+@attrs.frozen
+class CEMParams(SamplingParams):
+    """Sampling budget and Gaussian of the cross-entropy method."""
+
     # refits of the Gaussian per planning step
     iterations: int = attrs.field(default=6, validator=count(1, 1000))
     # best samples the Gaussian is refitted to
@@ -43,16 +50,9 @@ class CEMParams:
 
 
 @attrs.frozen
-class MPPIParams:
+class MPPIParams(SamplingParams):
     """Sampling budget, noise and temperature of MPPI."""
 
-    # actions planned ahead (the receding horizon replans every step)
-    horizon: int = attrs.field(default=30, validator=count(1, 10_000))
-    # control points the sequence is interpolated between (0: every step is free); few knots
-    # make a long detour (through a door) a low-dimensional search
-    knots: int = attrs.field(default=0, validator=count(0, 10_000))
-    # candidate action sequences per iteration, rolled out in one batch
-    samples: int = attrs.field(default=300, validator=count(2, 1_000_000))
     # weighted updates of the mean per planning step
     iterations: int = attrs.field(default=6, validator=count(1, 1000))
     # standard deviation of the noise, as a fraction of half the action range

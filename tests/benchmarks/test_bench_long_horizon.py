@@ -5,19 +5,13 @@ from __future__ import annotations
 import pytest
 
 from jepa_framework.core.threads import one_torch_thread
-from jepa_framework.testing import run_tiny
-
+from jepa_framework.testing import OSCILLATOR_NETWORKS, run_tiny
 
 #: the spiral with a linear frame encoder and the parameter-free growing oscillator
 OSCILLATOR = (
     "data.history=8",
-    "model.embedding_dim=16",
-    "model.encoder.name=frame_mlp",
-    "model.encoder.depth=0",
-    "model.encoder.bias=false",
-    "model.predictor.name=oscillator",
+    *OSCILLATOR_NETWORKS,
     "model.predictor.growing=true",
-    "model.decoder.depth=0",
     "decoder_train.solver=least_squares",
     "output.forecast_frames=4",
 )

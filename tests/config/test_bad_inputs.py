@@ -19,6 +19,7 @@ from jepa_framework.config import safe_yaml
 from jepa_framework.config.overrides import MAX_OVERRIDE_CHARS, apply_overrides
 from jepa_framework.config.recipe import load_recipe
 from jepa_framework.core.errors import JepaError, RecipeError
+from jepa_framework.testing import OSCILLATOR_NETWORKS
 
 #: a valid recipe file, so file-level cases differ from it in one way only
 GOOD = (Path(__file__).parents[2] / "examples" / "recipes" / "circle.yaml").read_text()
@@ -29,15 +30,8 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 #: (id, extra command-line arguments, recipe file text or None for the built-in `circle`,
 #:  text the message must contain -- the key at fault)
-#: circle with a linear frame encoder and the parameter-free oscillator (the recipe's earlier
-#: networks), for the checks that are the oscillator's own
-OSCILLATOR = [
-    "model.embedding_dim=16",
-    "model.encoder.name=frame_mlp",
-    "model.encoder.depth=0",
-    "model.encoder.bias=false",
-    "model.predictor.name=oscillator",
-]
+#: circle with the parameter-free oscillator, for the checks that are the oscillator's own
+OSCILLATOR = list(OSCILLATOR_NETWORKS)
 
 CASES: list[tuple[str, list[str], str | bytes | None, str]] = [
     ("epochs-huge", ["train.epochs=100000000000000000000000000000"], None, "train.epochs"),

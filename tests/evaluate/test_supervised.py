@@ -13,6 +13,7 @@ from jepa_framework.evaluate.report import make_baselines
 from jepa_framework.evaluate.supervised import EndToEnd, scaled_plan
 from jepa_framework.pipeline.assemble import assemble
 from jepa_framework.pipeline.optim import StepPlan
+from jepa_framework.testing import OSCILLATOR_NETWORKS
 
 from .. import conftest
 
@@ -130,12 +131,7 @@ def test_the_end_to_end_model_can_represent_the_jepas_solution():
         [
             "data.dataset.size=16",
             "data.dataset.cache=false",
-            "model.embedding_dim=16",
-            "model.encoder.name=frame_mlp",
-            "model.encoder.depth=0",
-            "model.encoder.bias=false",
-            "model.predictor.name=oscillator",
-            "model.decoder.depth=0",
+            *OSCILLATOR_NETWORKS,
         ],
         registries=registries,
     )

@@ -15,22 +15,13 @@ from jepa_framework.core.errors import JepaError
 from jepa_framework.pipeline.checkpoint import load_checkpoint
 from jepa_framework.pipeline.decoder_fit import fit_linear_decoder, linear_map
 from jepa_framework.plugin.host import PluginHost
-from jepa_framework.testing import run_tiny
+from jepa_framework.testing import OSCILLATOR_NETWORKS, run_tiny
 
 HISTORY, DIM = 4, 8
 #: a spiral run whose latent is linear in the frames (a linear frame encoder, the growing
 #: oscillator) and whose decoder is linear: what the solved decoder is tested on, whatever
 #: networks the spiral recipe ships with
-LINEAR_SPIRAL = (
-    "data.history=8",
-    "model.embedding_dim=16",  # two channels per frame: (x, y) kept whole
-    "model.encoder.name=frame_mlp",
-    "model.encoder.depth=0",
-    "model.encoder.bias=false",
-    "model.predictor.name=oscillator",
-    "model.predictor.growing=true",
-    "model.decoder.depth=0",
-)
+LINEAR_SPIRAL = ("data.history=8", *OSCILLATOR_NETWORKS, "model.predictor.growing=true")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -22,9 +22,13 @@ from jepa_framework import hookimpl
 from jepa_framework.commands.cli import main
 from jepa_framework.core.errors import JepaError
 from jepa_framework.pipeline.checkpoint import CHECKPOINT_NAME, write_file
-from jepa_framework.testing import plugin_host
+from jepa_framework.testing import OSCILLATOR_NETWORKS, plugin_host
 
 from .test_faults import QUICK, Payload, _error, _run
+
+#: the disks below are sized for a run of a few hundred weights (a checkpoint of a few KB): a
+#: linear frame encoder, the parameter-free oscillator and a linear decoder
+NARROW = [*QUICK, *OSCILLATOR_NETWORKS]
 
 ARTIFACTS = ("config.yaml", "metrics.json", "reconstruction.png", "loss_curves.png")
 
@@ -115,18 +119,18 @@ def test_a_full_disk_at_the_start_leaves_no_half_made_run_folder(tmp_path, capsy
         earlier.mkdir()
         (earlier / "config.yaml").write_text("kept: true\n")
         filler = _fill(disk)
-        err = _error(capsys, ["run", "circle", *QUICK, f"output.dir={disk}"])
+        err = _error(capsys, ["run", "circle", *NARROW, f"output.dir={disk}"])
         assert "config.yaml" in err and "disk is full" in err and "removed again" in err
         assert sorted(p.name for p in disk.iterdir()) == ["earlier_run", "filler"]
         assert (earlier / "config.yaml").read_text() == "kept: true\n"  # nothing earlier lost
         filler.unlink()
-        assert main(["run", "circle", *QUICK, f"output.dir={disk}"]) == 0
+        assert main(["run", "circle", *NARROW, f"output.dir={disk}"]) == 0
 
 
 def test_a_disk_filling_during_training_keeps_whole_files_and_resumes(tmp_path, capsys):
     with _tmpfs(tmp_path / "disk", "1m") as disk:
         filler = _fill(disk, leave=40 * 1024)  # config, log, scalars, one checkpoint: no more
-        err = _error(capsys, ["run", "circle", *QUICK, f"output.dir={disk}"])
+        err = _error(capsys, ["run", "circle", *NARROW, f"output.dir={disk}"])
         assert "disk is full" in err and "Nothing was left half-written" in err
         (run_dir,) = (p for p in disk.iterdir() if p.is_dir())
         _no_partial_files(run_dir)

@@ -16,7 +16,8 @@ from ..conftest import TINY
 MODE_OVERRIDES = {
     "circle": ["output.forecast_frames=200"],
     "spiral": ["output.forecast_frames=16"],
-    "lissajous": ["output.forecast_frames=16"],
+    # the recipe reads 16 frames of history: trajectories a little longer than the tiny ones
+    "lissajous": ["output.forecast_frames=16", "data.dataset.sequence_length=20"],
     "pendulum": ["output.forecast_frames=16", "objective.rollout_steps=4"],
     "pendulum_image": ["output.forecast_frames=16", "data.dataset.image_size=16"],
 }
