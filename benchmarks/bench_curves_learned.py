@@ -9,14 +9,15 @@ the recipe's predictor trained on its standardised latents with the JEPA phase's
 observation loss), the parameter-free ``oscillator`` run on the raw coordinates
 (``oscillator_raw``, nothing learned) where eval.json has it, and the wall time per run.
 
-Where a run's eval.json has no ``random_encoder`` forecast (controls that only read a state
-probe skip datasets without probe positions), this script trains that control itself, as
-``jepa_framework.evaluate.report.make_control`` does, fits the recipe's decoder to the frozen
-random encoder's latents (by least squares or by gradient, as ``decoder_train`` says) and
-scores its decoded forecasts on the run's own held-out trajectories; the table says which.
+Each run's eval.json holds both frozen-encoder controls (``random_encoder``, and
+``refit_predictor``: the JEPA's encoder frozen, a fresh predictor trained on it), each decoded as
+the JEPA is (the recipe's decoder fitted by ``decoder_train`` on the control's latents), and the
+``residual_mlp`` baseline on coordinates. ``--jobs 2 --threads 1`` runs two seeds at once, which
+on 2 cores is nearly twice the throughput of one run on both (a run barely gains from a second
+thread); the table's minutes are then those of runs sharing the machine.
 
 Run directories go under ``benchmarks/results/curves_learned/`` (git-ignored); each run's
-config.yaml, eval.json, metrics.json and the control's scores are kept under
+config.yaml, eval.json and metrics.json are kept under
 ``benchmarks/tables/runs/curves_learned/<mode>_seed-<N>/``.
 
     uv run python benchmarks/bench_curves_learned.py                       # 3 recipes x 3 seeds
@@ -35,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +49,13 @@ MODES = ("circle", "lissajous", "spiral")
 TABLES = ROOT / "benchmarks" / "tables"
 KEEP = TABLES / "runs" / "curves_learned"
 OUT = ROOT / "benchmarks" / "results" / "curves_learned"
-#: the file beside a kept run that holds the control this script trained itself
-CONTROL_FILE = "random_encoder.json"
 #: the table's methods: (eval.json name, column heading)
 COLUMNS = (
     ("jepa", "JEPA"),
     ("random_encoder", "random encoder (control)"),
     ("refit_predictor", "JEPA encoder, predictor refitted (control)"),
     ("supervised", "`supervised`"),
+    ("residual_mlp", "`residual_mlp` (coordinates)"),
     ("oscillator_raw", "`oscillator` on raw coordinates (nothing learned)"),
 )
 QUIET = ["output.forecast_frames=60", "output.video_panel_size=64"]
@@ -88,108 +89,6 @@ def vpt_of(method: dict[str, Any]) -> float:
     return float(method["vpt"]["0.5"]["frames"])
 
 
-def train_control(run_dir: Path, threads: int) -> dict[str, Any]:
-    """The random-encoder control of a finished run, decoded and scored like its forecasts.
-
-    The recipe's encoder freshly initialised and frozen; a fresh predictor of the recipe's
-    architecture trained on its standardised latents with the JEPA phase's step plan, learning
-    rate, weight decay, clipping and ``objective.rollout_steps``-step latent loss; the recipe's
-    decoder fitted to its latents as ``decoder_train`` says; scored on the run's held-out
-    trajectories (eval.split) by the NRMSE its evaluation uses.
-    """
-    import torch
-
-    from jepa_framework.api import load_run
-    from jepa_framework.core.seeds import derive_seed
-    from jepa_framework.datasets.windows import gather_windows
-    from jepa_framework.evaluate.metrics import valid_frames
-    from jepa_framework.evaluate.rollout import held_out, training_observations
-    from jepa_framework.evaluate.spaces import scoring_of
-    from jepa_framework.models.jepa import JEPA, StandardisedPredictor
-    from jepa_framework.pipeline.assemble import build, random_encoder, shapes_of
-    from jepa_framework.pipeline.decoder_fit import fit_linear_decoder
-    from jepa_framework.pipeline.latents import window_latents
-    from jepa_framework.pipeline.optim import Optimisation
-    from jepa_framework.pipeline.training import RefitObjective, jepa_plan
-
-    torch.set_num_threads(threads)
-    started = time.perf_counter()
-    run = load_run(run_dir, device="cpu")
-    recipe, assembly, dataset = run.recipe, run.assembly, run.dataset
-    train_idx, history, cfg = assembly.split.train, recipe.data.history, recipe.train
-    shapes = shapes_of(recipe, dataset)
-    encoder = random_encoder(recipe, run.host, assembly).requires_grad_(False)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(recipe.seed, "random_encoder_predictor"))
-        predictor = build(run.host, recipe.model.predictor, shapes)
-        decoder = build(run.host, recipe.model.decoder, shapes)
-    z = window_latents(encoder, dataset, train_idx, history, "cpu")  # [N, W, D]
-    stepper = StandardisedPredictor(predictor, z.shape[-1])
-    normed = stepper.standardise_by(z)
-    control = JEPA(encoder, stepper, "online", history).eval()
-    plan = jepa_plan(recipe, len(train_idx))
-    n, windows = normed.shape[:2]
-    steps = max(1, min(recipe.objective.rollout_steps, windows - 1))
-    params = list(predictor.parameters())
-    if params:
-        objective = RefitObjective(predictor)
-        optimisation = Optimisation(params, plan, cfg.lr, cfg.weight_decay, cfg.grad_clip)
-        g = torch.Generator().manual_seed(derive_seed(recipe.seed, "random_encoder_batches"))
-        predictor.train()
-        for _ in range(plan.total_steps):
-            traj = torch.randint(0, n, (cfg.batch_size,), generator=g)
-            start = torch.randint(0, windows - steps, (cfg.batch_size,), generator=g)
-            optimisation.step(objective(gather_windows(normed, traj, start, steps + 1))[0])
-        predictor.eval()
-    dcfg = recipe.decoder_train
-    if dcfg.solver == "least_squares":
-        with torch.no_grad():
-            fit_linear_decoder(
-                encoder, decoder, recipe.model.decoder.name, dataset, train_idx, history, "cpu"
-            )
-    else:  # the decoder phase: every training window's last frame from its latent
-        flat = z.flatten(0, 1)
-        frames = dataset.to_float(dataset.observations[train_idx])[:, history - 1 :]
-        frames = frames.flatten(0, 1)
-        per_epoch = -(-len(train_idx) // dcfg.batch_size)
-        optimisation = Optimisation(
-            decoder.parameters(),
-            type(plan)(dcfg.epochs, per_epoch, min(100, dcfg.epochs * per_epoch // 10)),
-            dcfg.lr,
-            0.0,
-            cfg.grad_clip,
-        )
-        g = torch.Generator().manual_seed(derive_seed(recipe.seed, "random_encoder_decoder"))
-        decoder.train()
-        for _ in range(dcfg.epochs * per_epoch):
-            pick = torch.randint(0, len(flat), (dcfg.batch_size,), generator=g)
-            optimisation.step(torch.nn.functional.mse_loss(decoder(flat[pick]), frames[pick]))
-    decoder.eval()
-    ev = recipe.eval
-    context = max(history, ev.ar_order)
-    trajectories = min(ev.trajectories, len(dataset))
-    held = held_out(dataset, trajectories, context, ev.horizon, recipe.trajectory_seed(), train_idx)
-    scorer = scoring_of(dataset).scorer(lambda: training_observations(dataset, held))
-    clip = dataset.to_float(held.stored)
-    with torch.no_grad():
-        rolled = control.rollout(control.encode_context(clip[:, :context]), held.horizon)
-        decoded = decoder(rolled.movedim(0, 1).flatten(0, 1))
-    decoded = decoded.view(trajectories, held.horizon, *dataset.obs_shape)
-    curves = scorer(decoded, clip[:, context:])["nrmse"]
-    return {
-        "what": "the recipe's encoder randomly initialised and frozen, the recipe's predictor "
-        "trained on its standardised latents with the JEPA phase's budget, the recipe's decoder "
-        "fitted to its latents",
-        "trained_by": "benchmarks/bench_curves_learned.py",
-        "seed": recipe.trajectory_seed(),
-        "vpt": {"0.5": {"frames": float(valid_frames(curves, 0.5).float().median())}},
-        "nrmse": curves.mean(0).tolist(),
-        "optimizer_steps": plan.total_steps if params else 0,
-        "rollout_steps": steps,
-        "wall_s": round(time.perf_counter() - started, 1),
-    }
-
-
 def keep(run_dir: Path, target: Path) -> Path:
     """Keep a run's small files under ``target``, with where the run directory is."""
     if target.exists():
@@ -202,18 +101,6 @@ def keep(run_dir: Path, target: Path) -> Path:
     return target
 
 
-def run_dir_of(kept: Path) -> Path:
-    return ROOT / (kept / "run_dir.txt").read_text().strip()
-
-
-def needs_control(kept: Path) -> bool:
-    """Whether a kept run has no random-encoder forecast yet (in eval.json or beside it)."""
-    if not (kept / "eval.json").is_file() or (kept / CONTROL_FILE).is_file():
-        return False
-    report = json.loads((kept / "eval.json").read_text())
-    return "random_encoder" not in report["forecast"]["methods"]
-
-
 def numbers(kept: Path) -> dict[str, Any]:
     """One kept run's VPT per method (None where it has none) and its wall time in minutes."""
     report = json.loads((kept / "eval.json").read_text())
@@ -221,10 +108,6 @@ def numbers(kept: Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         name: vpt_of(methods[name]) if name in methods else None for name, _ in COLUMNS
     }
-    out["control_source"] = "eval.json" if "random_encoder" in methods else None
-    if out["random_encoder"] is None and (kept / CONTROL_FILE).is_file():
-        out["random_encoder"] = vpt_of(json.loads((kept / CONTROL_FILE).read_text()))
-        out["control_source"] = "this script"
     wall = kept / "bench_wall.json"
     metrics = json.loads((kept / "metrics.json").read_text())
     train_s = metrics.get("wall_time_s", 0.0)
@@ -270,13 +153,9 @@ def write(results: dict[str, list[dict[str, Any]]], footer: str, tables: Path, r
             f"{statistics.fmean(r['train_min'] for r in rows):.2f},"
             f"{statistics.fmean(r['run_min'] for r in rows):.2f}"
         )
-    sources = {r["control_source"] for rows in results.values() for r in rows}
     note = (
-        " The random-encoder control was trained by this script (eval.json had none for these "
-        "datasets), decoded by the recipe's decoder fitted to its latents."
-        if "this script" in sources
-        else " The controls are eval.json's: each read through a linear decoder solved by least "
-        "squares on its latents (the JEPA through the recipe's own decoder)."
+        " The controls are eval.json's, each decoded as the JEPA is: the recipe's decoder fitted "
+        "by decoder_train on the control's frozen latents."
     )
     path = tables / "curves_learned.md"
     publish(path, lines, footer + note, readme=readme)
@@ -289,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=2, help="train.threads of every run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument(
         "--split",
         default="test",
@@ -306,23 +186,25 @@ def main(argv: list[str] | None = None) -> int:
         kept_root = OUT / "validation_kept"
     extra = [f"eval.split={args.split}", "eval.controls=true", "eval.baselines=true"]
     started = time.perf_counter()
+    targets = {(m, seed): kept_root / f"{m}_seed-{seed}" for m in args.modes for seed in seeds}
+    todo = [
+        key
+        for key, target in targets.items()
+        if not args.tables_only and not (args.skip_done and (target / "eval.json").is_file())
+    ]
+
+    def one(key: tuple[str, int]) -> None:
+        mode, seed = key
+        out = OUT / args.split / mode / f"seed-{seed}"
+        keep(run_one(mode, seed, args.threads, out, extra), targets[key])
+        print(f"{mode} seed {seed}: {numbers(targets[key])}", flush=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        list(pool.map(one, todo))  # each run is its own process; list() re-raises a failure
     results: dict[str, list[dict[str, Any]]] = {}
-    for mode in args.modes:
-        rows = []
-        for seed in seeds:
-            target = kept_root / f"{mode}_seed-{seed}"
-            done = args.skip_done and (target / "eval.json").is_file()
-            if not (args.tables_only or done):
-                out = OUT / args.split / mode / f"seed-{seed}"
-                keep(run_one(mode, seed, args.threads, out, extra), target)
-            if not args.tables_only and needs_control(target):
-                control = train_control(run_dir_of(target), args.threads)
-                (target / CONTROL_FILE).write_text(json.dumps(control, indent=1) + "\n")
-            if (target / "eval.json").is_file():
-                rows.append(numbers(target))
-                print(f"{mode} seed {seed}: {rows[-1]}", flush=True)
-        if rows:
-            results[mode] = rows
+    for (mode, _), target in targets.items():
+        if (target / "eval.json").is_file():
+            results.setdefault(mode, []).append(numbers(target))
     minutes = (time.perf_counter() - started) / 60
     if args.split == "validation":
         print(json.dumps(results, indent=1))
@@ -333,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     how = (
         "tables rebuilt from the kept runs"
         if args.tables_only
-        else f"{minutes:.1f} min wall, {args.threads} threads a run, one run at a time"
+        else f"{minutes:.1f} min wall, {args.threads} threads a run, {args.jobs} run(s) at a time"
     )
     footer = (
         f"{stamp()}, {how} on {machine['cpus']} CPUs (torch {machine['torch']}); seeds "

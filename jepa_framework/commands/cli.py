@@ -105,7 +105,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """Plan toward held-out goals with an action-conditioned run; writes plan.json."""
+    """Plan toward held-out goals with an action-conditioned run; writes plan.json (and
+    plan.mp4 of the first episodes)."""
     from jepa_framework.core.progress import say
     from jepa_framework.planning.report import PLAN_NAME, format_plan, plan_run
 
@@ -114,6 +115,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     report = plan_run(run_dir, list(args.overrides))
     print(format_plan(report))
     print(f"planning written to {run_dir / PLAN_NAME}")
+    if "video" in report:
+        print(f"episodes filmed in {run_dir / report['video']}")
     return 0
 
 

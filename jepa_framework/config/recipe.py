@@ -11,6 +11,7 @@ never imported by path, so a recipe cannot execute code.
 from __future__ import annotations
 
 import copy
+import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -255,6 +256,8 @@ class PlanSection:
     path_weight: float = field(default=1.0, validator=between(0, 1e6))
     # also score a random policy and the planner with the true simulator as its model
     baselines: bool = True
+    # world-model episodes filmed into plan.mp4 (the agent beside its goal; 0: no video)
+    video_episodes: int = field(default=4, validator=count(0, 1000))
 
 
 @attrs.frozen
@@ -351,6 +354,16 @@ def _spec_type(path: str) -> Any:
             t = typing.get_type_hints(t)[key]
         else:
             return None
+        t = _unless_none(t)
+    return t
+
+
+def _unless_none(t: Any) -> Any:
+    """``X`` for an optional ``X | None`` (``plan.planner``), else ``t`` itself."""
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        present = [a for a in typing.get_args(t) if a is not type(None)]
+        if len(present) == 1:
+            return present[0]
     return t
 
 

@@ -12,23 +12,18 @@ the same total optimizer steps as the JEPA. A predictor without parameters (``os
 nothing to train and takes no step. The latents are standardised first (random features have
 arbitrary scales).
 
-A control is read two ways. In observation space, through a linear decoder from its latents to
-the last frame of the window, solved by least squares on every training window's latent
-(:func:`~jepa_framework.pipeline.decoder_fit.fit_linear_decoder`), for every kind of
-observation: for frames too, since the solve only accumulates a (D + 1)-square Gram matrix and a
-(D + 1) x pixels cross term, trajectory chunk by trajectory chunk (a few hundred MB for 32 px
-RGB). A linear readout is what the closed-form recipes (``circle``, ``spiral``) decode with; where
-the JEPA's own decoder is an MLP or a CNN, a control's observation curves are those of a weaker
-readout, and its probed-state reading is the like-for-like one. Where the dataset has probe
-positions, a control is also read through a linear state probe (the random encoder's own probe,
-or the JEPA's for the refitted predictor). A control is a :class:`~jepa_framework.models.jepa.JEPA`
-whose predictor steps standardised latents, as a recipe's refit phase makes one, so evaluation
-treats it like any trained run.
+A control is read two ways. In observation space, through the recipe's own decoder fitted on
+its frozen, standardised latents as the JEPA's decoder phase fits the JEPA's
+(:mod:`~jepa_framework.evaluate.control_readout`), so the control and the JEPA differ in their
+latents and predictors, not in their readouts. Where the dataset has probe positions, a control
+is also read through a linear state probe (the random encoder's own probe, or the JEPA's for the
+refitted predictor). A control is a :class:`~jepa_framework.models.jepa.JEPA` whose predictor
+steps standardised latents, as a recipe's refit phase makes one, so evaluation treats it like any
+trained run.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -39,15 +34,8 @@ from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.datasets.windows import gather_windows
 from jepa_framework.evaluate.matched_budget import Budget
 from jepa_framework.models.jepa import JEPA, StandardisedPredictor
-from jepa_framework.pipeline.decoder_fit import fit_linear_decoder
 from jepa_framework.pipeline.latents import window_latents
 from jepa_framework.pipeline.training import RefitObjective
-
-#: how a control is decoded, as eval.json says it
-DECODER = (
-    "linear map from the control's latent to the window's last frame, solved by least squares "
-    "on every training window's latent"
-)
 
 
 def train_control(
@@ -108,27 +96,3 @@ def train_control(
     if not params:
         note["untrained"] = "the predictor has no parameters: nothing to train"
     return model, note
-
-
-class LinearDecoder(nn.Module):
-    """Latents [B, D] -> frames [B, *obs]: one linear map, which the least-squares solve sets."""
-
-    def __init__(self, dim: int, obs_shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.linear = nn.Linear(dim, math.prod(obs_shape))
-        self.obs_shape = tuple(obs_shape)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.linear(z).view(len(z), *self.obs_shape)
-
-
-def control_decoder(
-    control: JEPA, dataset: DynamicsDataset, train_idx: torch.Tensor, device: torch.device
-) -> LinearDecoder:
-    """The control's linear decoder (:data:`DECODER`), solved on its training windows."""
-    dim = control.predictor.mean.numel()
-    decoder = LinearDecoder(dim, tuple(dataset.obs_shape)).to(device)
-    fit_linear_decoder(
-        control.encoder, decoder, "linear", dataset, train_idx, control.history, device
-    )
-    return decoder.eval()

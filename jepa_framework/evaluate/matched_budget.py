@@ -7,8 +7,9 @@ get fewer optimizer steps than the JEPA, so :func:`jepa_budget` gathers every ph
 trained method runs them in order: a fresh :class:`~jepa_framework.pipeline.optim.Optimisation`
 (AdamW, warmup-cosine schedule, clipping) per phase, as the JEPA's trainer builds one, over the
 same weights. The same total optimizer steps, at the same rollout lengths. The decoder phase is
-not counted: it fits a readout of frozen latents, which the baselines learn within their steps
-(or solve in closed form, as the controls do).
+not counted: it fits a readout of frozen latents, which the end-to-end baselines learn within
+their steps and the controls repeat as the JEPA ran it
+(:mod:`~jepa_framework.evaluate.control_readout`).
 """
 
 from __future__ import annotations

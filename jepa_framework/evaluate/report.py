@@ -21,7 +21,8 @@ from jepa_framework.datasets.batches import Clips
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.baseline_inputs import BaselineInputs
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
-from jepa_framework.evaluate.controls import DECODER, control_decoder, train_control
+from jepa_framework.evaluate.control_readout import DECODER, fit_control_decoder
+from jepa_framework.evaluate.controls import train_control
 from jepa_framework.evaluate.matched_budget import jepa_budget, method_budgets
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
 from jepa_framework.evaluate.own_probe import own_probe_methods
@@ -173,10 +174,11 @@ def has_probe_positions(dataset: DynamicsDataset) -> bool:
 CONTROLS = {
     "random_encoder": "the recipe's encoder randomly initialised and frozen, the recipe's "
     "predictor trained on its standardised latents with the JEPA's budget (every training "
-    "phase), decoded by its own linear decoder and read by its own probe",
+    "phase), decoded by the recipe's decoder fitted on its latents and read by its own probe",
     "refit_predictor": "the JEPA's trained encoder frozen, a freshly initialised predictor of "
     "the recipe's architecture trained on its standardised latents with the JEPA's budget "
-    "(every training phase), decoded by its own linear decoder and read by the JEPA's probe: "
+    "(every training phase), decoded by the recipe's decoder fitted on its latents and read by "
+    "the JEPA's probe: "
     "whether the encoder or the JEPA's predictor limits the forecast",
 }
 
@@ -209,18 +211,37 @@ def make_control(
 
 
 def control_methods(
-    controls: Mapping[str, JEPA], probes: Probes, assembly: Assembly
-) -> dict[str, LatentMethod]:
-    """Each control decoded by its linear decoder and read by its probe: the random encoder's
-    own, the JEPA's for the refitted predictor (whose latents are the JEPA encoder's)."""
+    controls: Mapping[str, JEPA],
+    probes: Probes,
+    recipe: Recipe,
+    host: Any,
+    assembly: Assembly,
+    plans: Plans,
+) -> tuple[dict[str, LatentMethod], dict[str, dict[str, Any]]]:
+    """Each control decoded by the recipe's decoder fitted on its latents (the JEPA's decoder
+    phase, :mod:`~jepa_framework.evaluate.control_readout`) and read by its probe: the random
+    encoder's own, the JEPA's for the refitted predictor (whose latents are the JEPA
+    encoder's). Returns the methods and each readout's note for eval.json."""
     dataset, device = assembly.dataset, assembly.device
     own = {"random_encoder": probes.random_encoder, "refit_predictor": probes.jepa}
-    out = {}
+    out, notes = {}, {}
     for name, control in controls.items():
-        decoder = control_decoder(control, dataset, assembly.split.train, device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(recipe.seed, f"{name}_decoder"))
+            fresh = build(host, recipe.model.decoder, shapes_of(recipe, dataset)).to(device)
+        decoder, notes[name] = fit_control_decoder(
+            control,
+            fresh,
+            recipe,
+            dataset,
+            assembly.split.train,
+            plans["decoder"],
+            derive_seed(recipe.seed, f"{name}_decoder_batches"),
+            device,
+        )
         forecast = JepaForecast(control, decoder, device)
         out[name] = LatentMethod.of(forecast, own[name], tuple(dataset.obs_shape))
-    return out
+    return out, notes
 
 
 def _train_seconds(run_dir: Path) -> float | None:
@@ -294,7 +315,9 @@ def evaluate(
     methods, notes = make_baselines(recipe, host, assembly, context, plans)
     references, reference_notes = nothing_learned(dataset, host, history)
     methods.update(references)
-    latent_methods = control_methods(controls, probes, assembly)
+    latent_methods, readouts = control_methods(controls, probes, recipe, host, assembly, plans)
+    for name, readout in readouts.items():
+        control_notes[name]["readout"] = readout
     if has_probe_positions(dataset):
         own, own_records = own_probe_methods(
             methods,

@@ -30,6 +30,7 @@ from jepa_framework.planning.closed_loop import draw_tasks, run_episode, summari
 from jepa_framework.planning.costs import LatentGoalCost, context_window
 from jepa_framework.planning.policies import PlanningPolicy, Policy, RandomPolicy
 from jepa_framework.planning.problem import Planner, PlanningProblem
+from jepa_framework.planning.video import PLAN_VIDEO_NAME, write_plan_video
 
 log = logging.getLogger("jepa_framework")
 
@@ -138,13 +139,20 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             path_weight=cfg.path_weight,
         )
     }
+    skipped: dict[str, str] = {}
     if cfg.baselines:
         methods["random"] = RandomPolicy(space, np.random.default_rng(derive_seed(seed, "random")))
-        if callable(getattr(env, "simulate", None)):
+        if getattr(planner, "needs_gradient", False):
+            skipped["simulator"] = (
+                f"planner '{spec.name}' descends the cost's gradient and the simulator has "
+                "none; plan with cem or mppi for the true-model ceiling"
+            )
+        elif callable(getattr(env, "simulate", None)):
             methods["simulator"] = PlanningPolicy(
                 planner, space, generator("simulator"), device, env=env, path_weight=cfg.path_weight
             )
     results: dict[str, Any] = {}
+    filmed: list = []
     for name, policy in methods.items():
         started = time.perf_counter()
         with one_torch_thread():  # batches of a few hundred: a thread pool only spins
@@ -152,6 +160,8 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
                 run_episode(env, policy, task, cfg.max_steps, derive_seed(seed, f"episode{i}"))
                 for i, task in enumerate(tasks)
             ]
+        if name == "world_model":
+            filmed = episodes[: cfg.video_episodes]
         results[name] = summarise(episodes)
         log.info(
             "planning with %s: success %.0f %% over %d episodes, final distance %.3f, "
@@ -178,7 +188,13 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         ),
         "methods": results,
     }
+    if skipped:
+        report["skipped"] = skipped
+    if filmed:
+        report["video"] = PLAN_VIDEO_NAME
     write_json(run_dir / PLAN_NAME, report)
+    if filmed:
+        write_plan_video(env, filmed, run_dir, derive_seed(seed, "video"))
     return report
 
 
@@ -241,4 +257,4 @@ def format_plan(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["PLAN_NAME", "evaluate_planning", "format_plan", "plan_run"]
+__all__ = ["PLAN_NAME", "PLAN_VIDEO_NAME", "evaluate_planning", "format_plan", "plan_run"]

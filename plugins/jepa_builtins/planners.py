@@ -1,12 +1,16 @@
 """Built-in planners: ``cem`` (the cross-entropy method) and ``mppi`` (model-predictive path
-integral control), sampling-based, every candidate of an iteration rolled out in one batch.
+integral control), sampling-based, every candidate of an iteration rolled out in one batch, and
+``gradient``: gradient descent on the action sequences themselves through the differentiable
+world model, from a batch of restarts.
 
 Both keep a Gaussian over action sequences [horizon, A], centred on the warm start (the last
 plan shifted one step) or the middle of the bounds, clip every sample to the bounds and score
 the batch with the problem's cost. CEM refits the Gaussian to the ``elites`` best samples;
 MPPI moves its mean to the exponentially cost-weighted average of all samples. CEM returns
 its final mean or the best sequence it has seen, whichever costs less, so more iterations
-never make its plan worse.
+never make its plan worse. The gradient planner takes Adam steps on every restart's control
+points, projected back into the bounds after each step, and returns the best sequence it has
+seen; it needs a cost with gradients (the world model's), not the simulator's.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import attrs
 import torch
 
 from jepa_framework import hookimpl
+from jepa_framework.core.errors import PluginError
 from jepa_framework.core.validators import between, count, positive
 from jepa_framework.planning.problem import PlanningProblem
 
@@ -59,6 +64,24 @@ class MPPIParams(SamplingParams):
     noise: float = attrs.field(default=0.5, validator=positive(100.0))
     # temperature of the weights, in standard deviations of the batch's costs (low: greedy)
     temperature: float = attrs.field(default=0.1, validator=positive(1e6))
+
+
+@attrs.frozen
+class GradientParams:
+    """Restarts, steps and step size of gradient descent on the action sequence."""
+
+    # actions planned ahead (the receding horizon replans every step)
+    horizon: int = attrs.field(default=30, validator=count(1, 10_000))
+    # control points the sequence is interpolated between (0: every step is free)
+    knots: int = attrs.field(default=0, validator=count(0, 10_000))
+    # restarts descended together in one batch (the first from the warm start itself)
+    samples: int = attrs.field(default=16, validator=count(1, 1_000_000))
+    # Adam steps per planning step
+    iterations: int = attrs.field(default=30, validator=count(1, 100_000))
+    # Adam's step size, as a fraction of half the action range
+    lr: float = attrs.field(default=0.1, validator=positive(100.0))
+    # spread of the restarts around the warm start, as a fraction of half the action range
+    init_std: float = attrs.field(default=0.5, validator=between(0.0, 100.0))
 
 
 class Knots:
@@ -163,6 +186,52 @@ class MPPI:
         return problem.clip(knots.expand(mean))
 
 
+class GradientPlanner:
+    """Gradient descent (Adam) on action sequences through a differentiable cost."""
+
+    #: plans only with a cost that has gradients (the world model's, not the simulator's)
+    needs_gradient = True
+
+    def __init__(self, params: GradientParams) -> None:
+        self.params = params
+        self.horizon = params.horizon
+        self.knots = Knots(params.horizon, params.knots)
+
+    def plan(self, problem: PlanningProblem, init: torch.Tensor | None = None) -> torch.Tensor:
+        p, knots = self.params, self.knots
+        half = (problem.high - problem.low) / 2
+        mean = _start(problem, knots, init)
+        with torch.no_grad():
+            points = problem.clip(
+                mean + half * p.init_std * _noise(problem, p.samples, knots.count)
+            )
+            points[0] = mean
+        points.requires_grad_(True)
+        optimizer = torch.optim.Adam([points], lr=float(half.mean()) * p.lr)
+        best, best_cost = knots.expand(mean), float("inf")
+        for step in range(p.iterations + 1):  # the last pass only scores the final step
+            with torch.enable_grad():
+                costs = problem.cost(problem.clip(knots.expand(points)))
+                if not costs.requires_grad:
+                    raise PluginError(
+                        "planner 'gradient' (plan.planner.name) descends the gradient of the "
+                        "cost, and this cost has none (the true simulator's, or a model "
+                        "without gradients); plan with plan.planner.name=cem or mppi instead."
+                    )
+                (grad,) = torch.autograd.grad(costs.sum(), points)  # the actions' alone
+            with torch.no_grad():
+                i = int(torch.argmin(costs))
+                if float(costs[i]) < best_cost:
+                    best = problem.clip(knots.expand(points[i])).detach().clone()
+                    best_cost = float(costs[i])
+                if step == p.iterations:
+                    break
+                points.grad = grad
+                optimizer.step()
+                points.copy_(problem.clip(points))
+        return best
+
+
 def build_cem(params: CEMParams) -> CEM:
     """Cross-entropy method: sample, keep the elites, refit a Gaussian, repeat."""
     return CEM(params)
@@ -173,7 +242,13 @@ def build_mppi(params: MPPIParams) -> MPPI:
     return MPPI(params)
 
 
+def build_gradient(params: GradientParams) -> GradientPlanner:
+    """Gradient descent on the action sequence through the world model, from restarts."""
+    return GradientPlanner(params)
+
+
 @hookimpl
 def register_planners(register) -> None:
     register("cem", build_cem, params=CEMParams)
     register("mppi", build_mppi, params=MPPIParams)
+    register("gradient", build_gradient, params=GradientParams)

@@ -1,14 +1,23 @@
-"""The frozen-encoder controls: trained over every phase of the JEPA's budget, decoded by a
-least-squares linear decoder, and run for every dataset (curves included)."""
+"""The frozen-encoder controls: trained over every phase of the JEPA's budget, decoded by the
+recipe's decoder fitted on their latents as the JEPA's is, and run for every dataset (curves
+included)."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import torch
+import yaml
 
-from jepa_framework.evaluate.controls import DECODER, control_decoder, train_control
+from jepa_framework.config.recipe import load_recipe
+from jepa_framework.evaluate.control_readout import (
+    DECODER,
+    StandardisedDecoder,
+    fit_control_decoder,
+)
+from jepa_framework.evaluate.controls import train_control
 from jepa_framework.evaluate.matched_budget import Budget, PhaseBudget
 from jepa_framework.evaluate.rollout import JepaForecast
 from jepa_framework.pipeline.optim import StepPlan
@@ -65,17 +74,50 @@ def test_a_predictor_without_parameters_takes_no_step(fresh_host):
     assert "nothing to train" in note["untrained"]
 
 
-def test_the_linear_decoder_is_exact_where_the_frame_is_linear_in_the_latent(fresh_host):
+@pytest.mark.parametrize("solver", ["least_squares", "gradient"])
+def test_the_recipes_decoder_reads_a_control_as_the_jepas_decoder_phase_fits_it(fresh_host, solver):
+    """Closed form: exact where the frame is linear in the latent, on trajectories it was not
+    fitted on; by gradient: the decoder phase's optimizer steps, its error falling."""
     dataset, cpu = _pendulum(), torch.device("cpu")
-    control, _ = train_control(
-        _encoder(), torch.nn.Identity(), dataset, torch.arange(12), 2, BUDGET, 0, cpu, "what"
+    recipe, _ = load_recipe(
+        "pendulum",
+        [
+            "model.decoder.depth=0",
+            f"decoder_train.solver={solver}",
+            "decoder_train.epochs=30",
+            "decoder_train.batch_size=4",
+            "decoder_train.lr=0.05",
+        ],
     )
-    decoder = control_decoder(control, dataset, torch.arange(12), cpu)
+    encoder = _encoder()
+    with torch.no_grad():  # well conditioned, so that a few gradient steps get far
+        encoder[1].weight.copy_(torch.linalg.qr(torch.randn(8, 8))[0] * 3)
+    control, _ = train_control(
+        encoder, torch.nn.Identity(), dataset, torch.arange(12), 2, BUDGET, 0, cpu, "what"
+    )
     frames = dataset.to_float(dataset.observations[12:])  # trajectories it was not fitted on
     windows = frames[:, 3:5]
-    z = JepaForecast(control, decoder, cpu).context_latent(windows)
-    decoded = JepaForecast(control, decoder, cpu).decode(z[:, None], (4,))[:, 0]
-    torch.testing.assert_close(decoded, windows[:, -1], atol=1e-4, rtol=1e-4)
+
+    def error(decoder: torch.nn.Module) -> float:
+        z = JepaForecast(control, decoder, cpu).context_latent(windows)
+        decoded = JepaForecast(control, decoder, cpu).decode(z[:, None], (4,))[:, 0]
+        return float((decoded - windows[:, -1]).pow(2).mean())
+
+    torch.manual_seed(1)
+    fresh = torch.nn.Linear(8, 4)
+    stats = (control.predictor.mean, control.predictor.std)
+    before = error(StandardisedDecoder(copy.deepcopy(fresh), *stats))
+    plan = StepPlan(30, 3, 2)
+    decoder, note = fit_control_decoder(
+        control, fresh, recipe, dataset, torch.arange(12), plan, 0, cpu
+    )
+    assert note["solver"] == solver
+    if solver == "least_squares":
+        assert note["optimizer_steps"] == 0
+        assert error(decoder) < 1e-6
+    else:
+        assert note["optimizer_steps"] == plan.total_steps == 90
+        assert error(decoder) < 0.2 * before
 
 
 def test_a_curve_mode_gets_both_controls_and_its_nothing_learned_reference(tmp_path):
@@ -101,12 +143,15 @@ def test_a_curve_mode_gets_both_controls_and_its_nothing_learned_reference(tmp_p
         assert name in report["summary"]["vpt"]
     assert report["state_forecast"]["methods"] == {}  # no probe positions: no probed reading
     settings = report["settings"]
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert settings["oscillator_raw"]["what"].startswith("nothing learned")
     budgets, jepa_steps = report["budgets"], report["budgets"]["jepa"]["optimizer_steps"]
     assert budgets["oscillator_raw"]["optimizer_steps"] == 0
     for name in ("random_encoder", "refit_predictor"):
         note = settings[name]
         assert note["decoder"] == DECODER
+        # read through the recipe's decoder, fitted as the JEPA's decoder phase fits it
+        assert note["readout"]["solver"] == config["decoder_train"]["solver"]
         # the same steps as the JEPA, unless the recipe's predictor has nothing to train
         assert note["optimizer_steps"] == (jepa_steps if note["parameters"] else 0)
         assert budgets[name]["optimizer_steps"] == note["optimizer_steps"]

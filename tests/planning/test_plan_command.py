@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
+import imageio_ffmpeg
 import pytest
 import torch
 
 from jepa_framework.api import load_run
 from jepa_framework.commands.cli import main
 from jepa_framework.core.errors import JepaError
+from jepa_framework.datasets.render import CAPTION_HEIGHT
+from jepa_framework.planning.video import PAUSE
 from jepa_framework.testing import run_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -52,6 +55,24 @@ def test_a_tiny_two_rooms_run_plans_and_writes_plan_json(acting_run, capsys):
         assert {"start", "goal", "final_distance", "success"} <= set(result["episodes"][0])
     starts = [e["start"] for e in report["methods"]["world_model"]["episodes"]]
     assert starts == [e["start"] for e in report["methods"]["random"]["episodes"]]
+    # the world model's episodes filmed from the environment: a real H.264 video
+    assert report["video"] == "plan.mp4"
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(acting_run / "plan.mp4"))
+    assert frames == 2 * (3 + 1) + PAUSE  # two episodes of 3 steps and their starts, a pause
+    reader = imageio_ffmpeg.read_frames(str(acting_run / "plan.mp4"))
+    assert next(reader)["size"] == (2 * 64 + 4, CAPTION_HEIGHT + 64)  # agent | goal, captioned
+
+
+def test_the_gradient_planner_plans_a_run_and_skips_the_simulator_it_cannot_descend(
+    acting_run, capsys
+):
+    overrides = ["plan.episodes=2", "plan.max_steps=3", "plan.planner.name=gradient"]
+    overrides += ["plan.planner.horizon=4", "plan.planner.iterations=3", "plan.planner.samples=4"]
+    assert main(["plan", str(acting_run), *overrides]) == 0
+    report = json.loads((acting_run / "plan.json").read_text())
+    assert report["planner"]["name"] == "gradient"
+    assert set(report["methods"]) == {"world_model", "random"}
+    assert "cem or mppi" in report["skipped"]["simulator"]
 
 
 def test_planning_an_autonomous_run_exits_2_and_writes_nothing(autonomous_run, capsys):

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from jepa_builtins.planners import CEM, MPPI, CEMParams, Knots, MPPIParams
+from jepa_builtins.planners import (
+    CEM,
+    MPPI,
+    CEMParams,
+    GradientParams,
+    GradientPlanner,
+    Knots,
+    MPPIParams,
+)
 from torch import nn
 
+from jepa_framework.core.errors import PluginError
 from jepa_framework.models.jepa import JEPA
 from jepa_framework.planning.costs import LatentGoalCost
 from jepa_framework.planning.problem import PlanningProblem, shifted
@@ -40,8 +49,9 @@ def optimum(goal: torch.Tensor) -> torch.Tensor:
     [
         CEM(CEMParams(horizon=H, samples=400, iterations=12, elites=40, min_std=0.0)),
         MPPI(MPPIParams(horizon=H, samples=400, iterations=30, noise=0.1, temperature=0.05)),
+        GradientPlanner(GradientParams(horizon=H, samples=4, iterations=200, lr=0.05)),
     ],
-    ids=["cem", "mppi"],
+    ids=["cem", "mppi", "gradient"],
 )
 def test_the_planner_finds_the_optimum_of_a_known_quadratic(planner):
     goal = torch.tensor([1.0, -0.6])
@@ -82,6 +92,28 @@ def test_cem_reaches_a_goal_latent_through_a_world_model():
     plan = CEM(CEMParams(horizon=6, samples=300, iterations=8)).plan(problem(cost))
     end = torch.tensor([-0.3, 0.2]) + B * plan.sum(0)
     torch.testing.assert_close(end, torch.tensor([0.9, -0.7]), atol=0.03, rtol=0)
+
+
+def test_the_gradient_planner_stays_in_bounds_and_reaches_a_goal_through_a_world_model():
+    encoder = nn.Flatten()
+    model = JEPA(encoder, LinearActions(), "online", history=1).eval()
+    cost = LatentGoalCost(model, torch.tensor([0.9, -0.7]), torch.device("cpu"))
+    cost.start_from(torch.tensor([[[-0.3, 0.2]]]))
+    params = GradientParams(horizon=6, samples=8, iterations=100, knots=3)
+    plan = GradientPlanner(params).plan(problem(cost))
+    assert plan.shape == (6, 2) and bool((plan.abs() <= 1).all())
+    end = torch.tensor([-0.3, 0.2]) + B * plan.sum(0)
+    torch.testing.assert_close(end, torch.tensor([0.9, -0.7]), atol=0.03, rtol=0)
+    # the world model's weights get no gradient: only the actions are descended
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_the_gradient_planner_refuses_a_cost_without_gradients():
+    def numpy_cost(actions: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(actions.detach().numpy().sum((1, 2)))
+
+    with pytest.raises(PluginError, match="plan.planner.name=cem or mppi"):
+        GradientPlanner(GradientParams(horizon=H)).plan(problem(numpy_cost))
 
 
 def test_knots_interpolate_and_project_back():
