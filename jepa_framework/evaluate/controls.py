@@ -48,14 +48,21 @@ def train_control(
     seed: int,
     device: torch.device,
     what: str,
+    with_actions: bool = False,
 ) -> tuple[JEPA, dict[str, Any]]:
     """Train ``predictor`` on the frozen ``encoder``'s latents of the training trajectories,
-    phase after phase of ``budget`` (batches drawn with ``seed``).
+    phase after phase of ``budget`` (batches drawn with ``seed``); ``with_actions``: an
+    action-conditioned predictor, stepped with the dataset's actions between the windows.
 
     Returns the control and a note of its settings for eval.json (``what`` it is first).
     """
     started = time.perf_counter()
     z = window_latents(encoder, dataset, train_idx, history, device)
+    acts = None
+    if with_actions:  # window w ends at frame w + history - 1, whose action leads to w + 1
+        assert dataset.actions is not None
+        acts = dataset.actions[train_idx][:, history - 1 : history - 1 + z.shape[1] - 1]
+        acts = acts.float().to(device)
     stepper = StandardisedPredictor(predictor, z.shape[-1]).to(device)
     normed = stepper.standardise_by(z)
     model = JEPA(encoder.requires_grad_(False), stepper, "online", history).to(device)
@@ -79,7 +86,8 @@ def train_control(
             traj = torch.randint(0, n, (batch,), generator=g).to(device)
             start = torch.randint(0, windows - steps, (batch,), generator=g).to(device)
             clips = gather_windows(normed, traj, start, steps + 1)  # [B, 1 + K, D]
-            optimisation.step(objective(clips)[0])
+            driven = None if acts is None else gather_windows(acts, traj, start, steps)
+            optimisation.step(objective(clips, driven)[0])
         taken += total
     model.eval()
     if device.type == "cuda":

@@ -207,6 +207,7 @@ def make_control(
         derive_seed(recipe.seed, f"{name}_batches"),
         assembly.device,
         CONTROLS[name],
+        with_actions=assembly.model.action_dim > 0,
     )
 
 

@@ -79,15 +79,18 @@ class JEPAObjective(nn.Module):
 class RefitObjective(nn.Module):
     """Refit loss: roll the predictor out in standardised latent coordinates, MSE at each step.
 
-    forward: standardised latent clips [B, 1 + K, D] -> (loss, named terms).
+    forward: standardised latent clips [B, 1 + K, D] (and, for an action-conditioned
+    predictor, the actions [B, K, A] between them) -> (loss, named terms).
     """
 
     def __init__(self, predictor: nn.Module) -> None:
         super().__init__()
         self.predictor = predictor  # the plain predictor inside a StandardisedPredictor
 
-    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        predicted = unroll(self.predictor, clips[:, 0], clips.shape[1] - 1)  # [K, B, D]
+    def forward(
+        self, clips: torch.Tensor, actions: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        predicted = unroll(self.predictor, clips[:, 0], clips.shape[1] - 1, actions)  # [K, B, D]
         target = clips[:, 1:].movedim(1, 0)
         return nn.functional.mse_loss(predicted.float(), target.float()), {}
 

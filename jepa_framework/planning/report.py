@@ -2,8 +2,11 @@
 
 The run's world model plans toward each held-out goal (``plan`` section of the recipe: the
 planner, the number of episodes and steps, the seed of the start/goal pairs) beside two
-references on the same pairs: a random policy (the floor) and the same planner with the true
-simulator as its model (the ceiling, where the environment can simulate in batches). Every
+references on the same pairs: a random policy (the floor), the same planner with the true
+simulator as its model (the ceiling, where the environment can simulate in batches), and the
+same planner on the random-encoder control (a frozen random encoder, the recipe's predictor
+trained on its latents with the JEPA's budget: what planning gets from features nobody
+trained). Every
 bad input -- an autonomous run, a dataset without an environment, an environment without
 planning tasks, an override outside ``plan`` -- is refused before any planning, and nothing is
 written then.
@@ -140,6 +143,7 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         )
     }
     skipped: dict[str, str] = {}
+    notes: dict[str, Any] = {}
     if cfg.baselines:
         methods["random"] = RandomPolicy(space, np.random.default_rng(derive_seed(seed, "random")))
         if getattr(planner, "needs_gradient", False):
@@ -151,6 +155,16 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             methods["simulator"] = PlanningPolicy(
                 planner, space, generator("simulator"), device, env=env, path_weight=cfg.path_weight
             )
+        control, notes["random_encoder"] = random_encoder_model(recipe, host, assembly)
+        methods["random_encoder"] = PlanningPolicy(
+            planner,
+            space,
+            generator("random_encoder"),
+            device,
+            control,
+            assembly.dataset,
+            path_weight=cfg.path_weight,
+        )
     results: dict[str, Any] = {}
     filmed: list = []
     for name, policy in methods.items():
@@ -188,6 +202,8 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         ),
         "methods": results,
     }
+    if notes:
+        report["settings"] = notes
     if skipped:
         report["skipped"] = skipped
     if filmed:
@@ -196,6 +212,22 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
     if filmed:
         write_plan_video(env, filmed, run_dir, derive_seed(seed, "video"))
     return report
+
+
+def random_encoder_model(recipe: Recipe, host: Any, assembly: Assembly) -> tuple[Any, dict]:
+    """The random-encoder control as a world model: the recipe's encoder randomly initialised
+    and frozen, its action-conditioned predictor trained on those latents and the dataset's
+    actions with the JEPA's budget (as eval.json's ``random_encoder``). Planning with it says
+    what the planner makes of features nobody trained."""
+    from jepa_framework.evaluate.report import make_control
+    from jepa_framework.pipeline.assemble import random_encoder
+    from jepa_framework.pipeline.training import phase_plans
+
+    plans = phase_plans(recipe, len(assembly.split.train))
+    encoder = random_encoder(recipe, host, assembly)
+    with one_torch_thread():
+        control, note = make_control(recipe, host, assembly, encoder, plans, "random_encoder")
+    return control.eval(), note
 
 
 @torch.no_grad()

@@ -157,3 +157,39 @@ def test_a_curve_mode_gets_both_controls_and_its_nothing_learned_reference(tmp_p
         assert budgets[name]["optimizer_steps"] == note["optimizer_steps"]
     # the random encoder's probe R² over steps ahead now exists for the curves too
     assert "ahead" in report["probe"]["random_encoder"]
+
+
+class _Displacement(torch.nn.Module):
+    """z, a -> z + W a: an action-conditioned predictor that must learn the displacement."""
+
+    action_dim = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.move = torch.nn.Linear(2, 2, bias=False)
+
+    def forward(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return z + self.move(actions)
+
+
+def test_an_action_conditioned_control_steps_each_window_with_the_action_that_follows_it(
+    fresh_host, tmp_path
+):
+    """two_rooms moves the agent by its action: trained on the actions between its windows,
+    the control's one-step error is a small fraction of the moves (misaligned, it would not)."""
+    from jepa_builtins.datasets.env_rollouts import EnvRolloutsDataset, EnvRolloutsParams
+
+    params = EnvRolloutsParams(size=32, sequence_length=8, seed=0, policy="uniform")
+    dataset, cpu = EnvRolloutsDataset(params, cache_dir=tmp_path), torch.device("cpu")
+    budget = Budget((PhaseBudget("jepa", StepPlan(40, 5, 5), 32, 0.05, 0.0, 1.0, 3),))
+    args = (dataset, torch.arange(32), 1, budget, 0, cpu, "what")
+    control, note = train_control(torch.nn.Flatten(1), _Displacement(), *args, with_actions=True)
+    assert note["optimizer_steps"] == 200
+    frames = dataset.to_float(dataset.observations)  # [N, T, 2]: the positions themselves
+    actions = dataset.actions[:, :-1].float()
+    with torch.no_grad():
+        z = frames[:, :-1].flatten(0, 1)
+        predicted = control.predictor(z, actions.flatten(0, 1))
+    moves = (frames[:, 1:] - frames[:, :-1]).flatten(0, 1)
+    error = (predicted - frames[:, 1:].flatten(0, 1)).pow(2).sum(-1).mean()
+    assert float(error) < 0.1 * float(moves.pow(2).sum(-1).mean())
