@@ -312,8 +312,8 @@ def _cross_checks(recipe: Recipe) -> list[tuple[str, str]]:
                 "seed)",
             )
         )
-    size = getattr(params, "size", 2)
-    if size < 2:
+    size = getattr(params, "size", None)
+    if size is not None and size < 2:
         problems.append(("data.dataset.size", f"must be at least 2 (one is held out), got {size}"))
     frames = getattr(params, "sequence_length", None)
     clip = recipe.data.history + recipe.objective.rollout_steps

@@ -203,16 +203,28 @@ class DynamicsDataset:
         """
         return None
 
-    def generate(self, n: int, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(
+        self, n: int, steps: int, seed: int, split: str = "test"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh trajectories (e.g. a long one for the forecast video): stored obs and states.
 
         Checked like every chunk of the dataset: the same per-frame shape and dtype as the
-        stored data, and finite; anything else is a PluginError naming the dataset.
+        stored data, and finite; anything else is a PluginError naming the dataset. ``split``
+        (test | validation) names the held-out set they are for: a simulator draws fresh ones
+        from ``seed`` whatever it is; recorded data serves them from that set's own pool.
         """
-        arrays = self.generate_arrays(n, steps, seed)
+        arrays = self.generate_arrays(n, steps, seed, split)
         return arrays["observations"], arrays["states"]
 
-    def generate_arrays(self, n: int, steps: int, seed: int) -> dict[str, torch.Tensor]:
+    @property
+    def max_held_out_frames(self) -> int | None:
+        """The most frames :meth:`generate` can give a trajectory (``None``: any number, as a
+        simulator can; recorded data: the recorded length)."""
+        return None
+
+    def generate_arrays(
+        self, n: int, steps: int, seed: int, split: str = "test"
+    ) -> dict[str, torch.Tensor]:
         """:meth:`generate` with every array: observations, states and actions (if any)."""
         contract = self._contract()
         rng = np.random.default_rng(seed)

@@ -286,7 +286,9 @@ def evaluate(
     train_idx = assembly.split.train
     context = max(history, cfg.ar_order)
     n = min(cfg.trajectories, len(dataset))
-    held = held_out(dataset, n, context, cfg.horizon, recipe.trajectory_seed(), train_idx)
+    held = held_out(
+        dataset, n, context, cfg.horizon, recipe.trajectory_seed(), train_idx, cfg.split
+    )
     frames = min(dataset.sequence_length, held.stored.shape[1])
     rnd = random_encoder(recipe, host, assembly)
     controls: dict[str, JEPA] = {}
@@ -341,7 +343,7 @@ def evaluate(
     report = {
         "run": str(run_dir),
         "settings": {
-            "trajectories": n,
+            "trajectories": int(held.stored.shape[0]),
             "horizon": cfg.horizon,
             "context_frames": context,
             "history": history,

@@ -55,10 +55,11 @@ def held_out(
     horizon: int,
     seed: int,
     train_idx: torch.Tensor | None = None,
+    split: str = "test",
 ) -> HeldOut:
-    """``n`` fresh trajectories of ``context + horizon`` frames (may exceed training length),
-    measured in the scales of the ``train_idx`` trajectories."""
-    stored, states = dataset.generate(n, context + horizon, seed)
+    """``n`` fresh trajectories of ``context + horizon`` frames (may exceed training length)
+    of the held-out ``split``, measured in the scales of the ``train_idx`` trajectories."""
+    stored, states = dataset.generate(n, context + horizon, seed, split)
     return HeldOut(stored, states, context, train_idx)
 
 

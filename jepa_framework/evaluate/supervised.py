@@ -97,8 +97,11 @@ class EndToEnd(nn.Module):
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
-    def unroll(self, context: torch.Tensor, steps: int) -> torch.Tensor:
-        """Standardised context [B, >= H, *obs] -> standardised frames [B, steps, *obs].
+    def unroll(
+        self, context: torch.Tensor, steps: int, actions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Standardised context [B, >= H, *obs] -> standardised frames [B, steps, *obs], step
+        k driven by ``actions[:, k]`` ([B, steps, A]) for an action-conditioned predictor.
 
         Every step's latents are decoded in one call, as the forecast decodes them: a decoder
         with batch statistics (the CNN decoder's input BatchNorm) then normalises them together
@@ -107,7 +110,7 @@ class EndToEnd(nn.Module):
         statistics pooled over the steps, fell apart (pixel error above the blank frame's).
         """
         z = self.encoder(context[:, -self.history :])
-        latents = unroll(self.predictor, z, steps).movedim(0, 1)  # [B, steps, D]
+        latents = unroll(self.predictor, z, steps, actions).movedim(0, 1)  # [B, steps, D]
         frames = self.decoder(latents.flatten(0, 1))
         return frames.view(context.shape[0], steps, *frames.shape[1:])
 
@@ -215,7 +218,9 @@ def train_end_to_end(
     Each phase takes its ``plan.total_steps`` batches of ``clips(history + K, batch_size)``
     (K its rollout length, at most ``max_rollout``) with a fresh optimiser of its own settings;
     ``precision()`` enters the JEPA's autocast (bf16) or nothing (fp32); ``standardiser`` is the
-    (mean, std) observations are standardised with (None: used as they are).
+    (mean, std) observations are standardised with (None: used as they are). Clips that carry
+    actions (``(clips, actions)`` batches) drive an action-conditioned predictor with the
+    actions between the frames, as the JEPA's loss does.
     """
     started = time.perf_counter()
     if standardiser is None:
@@ -238,10 +243,13 @@ def train_end_to_end(
         total = phase.plan.total_steps
         losses: list[torch.Tensor] = []
         model.train()
-        for i, clip in enumerate(batches(phase_clips, total), start=1):
+        for i, batch in enumerate(batches(phase_clips, total), start=1):
+            clip, actions = batch if isinstance(batch, tuple) else (batch, None)
+            if actions is not None:  # the context's last frame is H - 1: its action leads to H
+                actions = actions[:, history - 1 : history - 1 + steps]
             clip = model.standardise(clip)
             with precision():
-                pred = model.unroll(clip[:, :history], steps)
+                pred = model.unroll(clip[:, :history], steps, actions)
             loss = nn.functional.mse_loss(pred.float(), clip[:, history : history + steps])
             optimisation.step(loss)
             losses.append(loss.detach())

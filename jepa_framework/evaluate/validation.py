@@ -16,4 +16,4 @@ def validation_trajectories(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` fresh trajectories of ``frames`` frames from the validation ``seed``: stored
     observations [n, frames, *stored] and states [n, frames, S], held out like the test set."""
-    return dataset.generate(n, frames, seed)
+    return dataset.generate(n, frames, seed, "validation")

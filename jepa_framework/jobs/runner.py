@@ -276,11 +276,15 @@ def write_artifacts(
     out = recipe.output
     save_models(model, decoder, run_dir)
     recon_mse = write_reconstruction(dataset, model, decoder, assembly.split.val, device, run_dir)
+    recorded = dataset.max_held_out_frames  # recorded data: no longer than a recording
+    video_frames = out.forecast_frames
+    if recorded is not None:
+        video_frames = min(video_frames, recorded - model.history)
     frames = write_forecast(
         dataset,
         model,
         decoder,
-        out.forecast_frames,
+        video_frames,
         derive_seed(recipe.seed, "forecast_video"),
         device,
         run_dir,

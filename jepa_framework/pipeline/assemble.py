@@ -172,7 +172,7 @@ def check_batches(recipe: Recipe, n_train: int, n_val: int, world_size: int = 1)
     would blame the learning rate; a train.batch_size above the training set silently trains
     one short step per epoch.
     """
-    batch, size = recipe.train.batch_size, _dataset_size(recipe)
+    batch, size = recipe.train.batch_size, n_train + n_val  # what the dataset holds
     held = f"data.val_fraction {recipe.data.val_fraction:g} holds {n_val} out"
     of = f"data.dataset.size {size} gives {n_train} training trajectories ({held})"
     if n_val == 1:
@@ -212,11 +212,6 @@ def check_batches(recipe: Recipe, n_train: int, n_val: int, world_size: int = 1)
                 f"data.dataset.size"
             ]
         )
-
-
-def _dataset_size(recipe: Recipe) -> Any:
-    """The recipe's data.dataset.size ("?" for a dataset without one)."""
-    return getattr(recipe.data.dataset.params, "size", "?")
 
 
 @attrs.frozen

@@ -82,8 +82,21 @@ def gib(n: float) -> str:
 
 
 def check_eval_fits(recipe: Any, dataset: Any, available: int | None = None) -> None:
-    """Refuse an evaluation whose held-out forecasts cannot fit in the memory available."""
+    """Refuse an evaluation whose held-out forecasts cannot fit in the memory available, or
+    whose trajectories are longer than recorded data holds."""
     sizes = eval_sizes(recipe, dataset)
+    recorded = getattr(dataset, "max_held_out_frames", None)
+    if recorded is not None and sizes["frames"] > recorded:
+        fits = recorded - sizes["context"]
+        lower = f"eval.horizon to at most {fits}" if fits > 0 else "eval.horizon"
+        raise RecipeError(
+            [
+                f"eval.horizon: the evaluation forecasts held-out trajectories of "
+                f"{sizes['frames']} frames (eval.horizon {recipe.eval.horizon} + "
+                f"{sizes['context']} context frames), but the dataset's recorded trajectories "
+                f"have {recorded}. Lower {lower}, or record longer trajectories"
+            ]
+        )
     available = available_memory() if available is None else available
     if available is None or sizes["bytes"] <= available:
         return

@@ -6,7 +6,8 @@ references on the same pairs: a random policy (the floor), the same planner with
 simulator as its model (the ceiling, where the environment can simulate in batches), and the
 same planner on the random-encoder control (a frozen random encoder, the recipe's predictor
 trained on its latents with the JEPA's budget: what planning gets from features nobody
-trained). Every
+trained) and on the supervised model (the recipe's networks trained end to end on the
+observation loss with the same budget; :mod:`~jepa_framework.planning.references`). Every
 bad input -- an autonomous run, a dataset without an environment, an environment without
 planning tasks, an override outside ``plan`` -- is refused before any planning, and nothing is
 written then.
@@ -33,6 +34,7 @@ from jepa_framework.planning.closed_loop import draw_tasks, run_episode, summari
 from jepa_framework.planning.costs import LatentGoalCost, context_window
 from jepa_framework.planning.policies import PlanningPolicy, Policy, RandomPolicy
 from jepa_framework.planning.problem import Planner, PlanningProblem
+from jepa_framework.planning.references import random_encoder_model, supervised_model
 from jepa_framework.planning.video import PLAN_VIDEO_NAME, write_plan_video
 
 log = logging.getLogger("jepa_framework")
@@ -155,16 +157,18 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             methods["simulator"] = PlanningPolicy(
                 planner, space, generator("simulator"), device, env=env, path_weight=cfg.path_weight
             )
-        control, notes["random_encoder"] = random_encoder_model(recipe, host, assembly)
-        methods["random_encoder"] = PlanningPolicy(
-            planner,
-            space,
-            generator("random_encoder"),
-            device,
-            control,
-            assembly.dataset,
-            path_weight=cfg.path_weight,
-        )
+        references = {"random_encoder": random_encoder_model, "supervised": supervised_model}
+        for name, make in references.items():
+            reference, notes[name] = make(recipe, host, assembly)
+            methods[name] = PlanningPolicy(
+                planner,
+                space,
+                generator(name),
+                device,
+                reference,
+                assembly.dataset,
+                path_weight=cfg.path_weight,
+            )
     results: dict[str, Any] = {}
     filmed: list = []
     for name, policy in methods.items():
@@ -212,22 +216,6 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
     if filmed:
         write_plan_video(env, filmed, run_dir, derive_seed(seed, "video"))
     return report
-
-
-def random_encoder_model(recipe: Recipe, host: Any, assembly: Assembly) -> tuple[Any, dict]:
-    """The random-encoder control as a world model: the recipe's encoder randomly initialised
-    and frozen, its action-conditioned predictor trained on those latents and the dataset's
-    actions with the JEPA's budget (as eval.json's ``random_encoder``). Planning with it says
-    what the planner makes of features nobody trained."""
-    from jepa_framework.evaluate.report import make_control
-    from jepa_framework.pipeline.assemble import random_encoder
-    from jepa_framework.pipeline.training import phase_plans
-
-    plans = phase_plans(recipe, len(assembly.split.train))
-    encoder = random_encoder(recipe, host, assembly)
-    with one_torch_thread():
-        control, note = make_control(recipe, host, assembly, encoder, plans, "random_encoder")
-    return control.eval(), note
 
 
 @torch.no_grad()

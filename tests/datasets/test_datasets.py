@@ -20,6 +20,7 @@ from jepa_builtins.datasets import (
     SpiralParams,
     register_datasets,
 )
+from jepa_builtins.datasets.hdf5_file import HDF5Params, open_recording
 
 from jepa_framework.datasets.render import draw_points
 
@@ -44,6 +45,7 @@ def test_the_plugin_registers_every_built_in_dataset_with_its_params():
         "pendulum": (PendulumDataset, PendulumParams),
         "pendulum_image": (PendulumImageDataset, PendulumImageParams),
         "env_rollouts": (EnvRolloutsDataset, EnvRolloutsParams),
+        "hdf5": (open_recording, HDF5Params),
     }
 
 

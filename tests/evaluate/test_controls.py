@@ -193,3 +193,32 @@ def test_an_action_conditioned_control_steps_each_window_with_the_action_that_fo
     moves = (frames[:, 1:] - frames[:, :-1]).flatten(0, 1)
     error = (predicted - frames[:, 1:].flatten(0, 1)).pow(2).sum(-1).mean()
     assert float(error) < 0.1 * float(moves.pow(2).sum(-1).mean())
+
+
+def test_the_supervised_model_trains_with_the_action_between_its_frames(fresh_host, tmp_path):
+    """End to end on the observation loss with actions, the same displacement is learned: what
+    `jepa plan`'s supervised row plans with."""
+    from jepa_builtins.datasets.env_rollouts import EnvRolloutsDataset, EnvRolloutsParams
+
+    from jepa_framework.datasets.batches import Clips
+    from jepa_framework.evaluate.supervised import train_end_to_end
+
+    params = EnvRolloutsParams(size=32, sequence_length=8, seed=0, policy="uniform")
+    dataset, cpu = EnvRolloutsDataset(params, cache_dir=tmp_path), torch.device("cpu")
+    budget = Budget((PhaseBudget("jepa", StepPlan(40, 5, 5), 32, 0.05, 0.0, 1.0, 3),))
+
+    def clips(length: int, batch: int) -> Clips:
+        g = torch.Generator().manual_seed(0)
+        return Clips(dataset, torch.arange(32), length, batch, cpu, g, with_actions=True)
+
+    networks = (torch.nn.Flatten(1), _Displacement(), torch.nn.Identity())
+    trained = train_end_to_end(networks, clips, 1, budget, 7)
+    assert trained.optimizer_steps == 200
+    frames = dataset.to_float(dataset.observations)
+    with torch.no_grad():
+        predicted = trained.forecaster.predictor(
+            frames[:, :-1].flatten(0, 1), dataset.actions[:, :-1].float().flatten(0, 1)
+        )
+    moves = (frames[:, 1:] - frames[:, :-1]).flatten(0, 1)
+    error = (predicted - frames[:, 1:].flatten(0, 1)).pow(2).sum(-1).mean()
+    assert float(error) < 0.1 * float(moves.pow(2).sum(-1).mean())

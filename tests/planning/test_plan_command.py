@@ -48,9 +48,13 @@ def test_a_tiny_two_rooms_run_plans_and_writes_plan_json(acting_run, capsys):
     assert report["episodes"] == 2 and report["max_steps"] == 3
     assert report["planner"]["name"] == "cem" and report["planner"]["horizon"] == 4
     assert report["environment"]["name"] == "two_rooms" and report["success_radius"] == 0.1
-    assert set(report["methods"]) == {"world_model", "random", "simulator", "random_encoder"}
+    methods = {"world_model", "random", "simulator", "random_encoder", "supervised"}
+    assert set(report["methods"]) == methods
     control = report["settings"]["random_encoder"]  # trained with the JEPA's budget
     assert control["optimizer_steps"] > 0 and control["phases"][0]["phase"] == "jepa"
+    supervised = report["settings"]["supervised"]  # the same budget, on the observation loss
+    assert supervised["optimizer_steps"] == control["optimizer_steps"]
+    assert supervised["standardised"] and "actions" in supervised["architecture"]
     for result in report["methods"].values():
         assert 0.0 <= result["success_rate"] <= 1.0 and result["final_distance_mean"] >= 0
         assert result["seconds_per_step"] >= 0 and len(result["episodes"]) == 2
@@ -73,7 +77,7 @@ def test_the_gradient_planner_plans_a_run_and_skips_the_simulator_it_cannot_desc
     assert main(["plan", str(acting_run), *overrides]) == 0
     report = json.loads((acting_run / "plan.json").read_text())
     assert report["planner"]["name"] == "gradient"
-    assert set(report["methods"]) == {"world_model", "random", "random_encoder"}
+    assert set(report["methods"]) == {"world_model", "random", "random_encoder", "supervised"}
     assert "cem or mppi" in report["skipped"]["simulator"]
 
 

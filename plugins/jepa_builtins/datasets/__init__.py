@@ -11,6 +11,7 @@ from jepa_builtins.datasets.curves import (
     SpiralParams,
 )
 from jepa_builtins.datasets.env_rollouts import EnvRolloutsDataset, EnvRolloutsParams
+from jepa_builtins.datasets.hdf5_file import HDF5Params, open_recording
 from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
 from jepa_builtins.datasets.pendulum_image import PendulumImageDataset, PendulumImageParams
 from jepa_framework import hookimpl
@@ -24,3 +25,4 @@ def register_datasets(register: Callable[..., object]) -> None:
     register("pendulum", PendulumDataset, params=PendulumParams)
     register("pendulum_image", PendulumImageDataset, params=PendulumImageParams)
     register("env_rollouts", EnvRolloutsDataset, params=EnvRolloutsParams)
+    register("hdf5", open_recording, params=HDF5Params)
