@@ -238,16 +238,20 @@ class PlanSection:
     """`jepa plan` settings: closed-loop planning toward goals with an action-conditioned run.
 
     Each of ``episodes`` start/goal pairs is drawn from the environment's task distribution
-    (its own seed, apart from the data's); the agent acts ``max_steps`` times, replanning each
-    step, and succeeds when it ends within the environment's success radius of the goal.
+    (its own seed, apart from the data's); the agent acts ``max_steps`` times, replanning every
+    ``replan_every`` steps, and succeeds when it ends within the environment's success radius
+    of the goal (or as the environment's own ``succeeded`` rule says).
     """
 
     # the planner and its options (`jepa list planners`); empty: cem with its defaults
     planner: PlannerSpec | None = None
     # held-out start/goal pairs
     episodes: int = field(default=50, validator=count(1, MAX_COUNT))
-    # environment steps per episode (each one planned anew: receding horizon)
+    # environment steps per episode (receding horizon: planned anew every replan_every steps)
     max_steps: int = field(default=60, validator=count(1, 100_000))
+    # steps of each plan executed before planning again (1: every step); at most the
+    # planner's horizon
+    replan_every: int = field(default=1, validator=count(1, 10_000))
     # seed of the start/goal pairs; empty: derived from the recipe's seed
     seed: int | None = field(default=None, validator=optional(count(0, MAX_SEED)))
     # cost = squared distance of the last predicted latent to the goal's + this weight times

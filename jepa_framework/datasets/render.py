@@ -39,11 +39,16 @@ def draw_points(
 ) -> np.ndarray:
     """Vector observations [T, 2P] (P points) -> uint8 RGB frames [T, size, size, 3].
 
+    An odd last coordinate (a velocity beside a position, as Pendulum-v1 observes) is left out
+    of the drawing; a single coordinate is drawn on the horizontal axis.
+
     Each point leaves a fading trail; ``overlay(draw, points_px [P, 2], size)``, when given,
     draws extra marks (a dataset's own, e.g. a pendulum's rods) under the points.
     """
     t_len, dim = obs.shape
-    pts = obs.reshape(t_len, dim // 2, 2)
+    if dim == 1:
+        obs, dim = np.concatenate([obs, np.zeros_like(obs)], 1), 2
+    pts = obs[:, : dim - dim % 2].reshape(t_len, dim // 2, 2)
     pix = (pts * np.array([1.0, -1.0]) / extent * 0.5 + 0.5) * (size - 1)
     r = max(2, size // 40)
     frames = np.empty((t_len, size, size, 3), dtype=np.uint8)

@@ -2,7 +2,9 @@
 
 Every method is scored on the same held-out start/goal pairs (drawn from the environment's
 ``sample_task`` with the plan seed). An episode runs ``max_steps`` steps; it succeeds when its
-final state is within the environment's ``success_radius`` of the goal. The seconds a policy
+final state is within the environment's ``success_radius`` of the goal, or, for an
+environment with its own rule (``succeeded(states, goal)``, e.g. a swing-up held upright over
+the episode's last seconds), when that rule says so. The seconds a policy
 spends choosing each action are measured, so a planner's cost per step is on record beside
 its success.
 """
@@ -63,10 +65,12 @@ def run_episode(env: Any, policy: Policy, task: Task, max_steps: int, seed: int)
         if terminated or truncated:
             break
     distance = float(env.distance(states[-1], task.goal))
+    rule = getattr(env, "succeeded", None)
+    success = bool(rule(np.stack(states), task.goal)) if callable(rule) else None
     return Episode(
         task,
         distance,
-        distance < float(env.success_radius),
+        distance < float(env.success_radius) if success is None else success,
         thinking / max(1, len(states) - 1),
         np.stack(states),
     )

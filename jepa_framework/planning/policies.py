@@ -1,7 +1,8 @@
 """Closed-loop policies: each step they see the observation (and the true state) and act.
 
-:class:`PlanningPolicy` replans every step (receding horizon): it asks the planner for a whole
-sequence, executes its first action and keeps the rest as the next step's warm start. With a
+:class:`PlanningPolicy` replans every ``replan_every`` steps (receding horizon): it asks the
+planner for a whole sequence, executes its first ``replan_every`` actions one step at a time
+and keeps the rest as the next plan's warm start. With a
 :class:`~jepa_framework.planning.costs.LatentGoalCost` it plans in the world model's latent
 space; with a :class:`~jepa_framework.planning.costs.SimulatorGoalCost` in the true simulator.
 :class:`RandomPolicy` is the floor every planner is compared with.
@@ -63,9 +64,11 @@ class PlanningPolicy:
         dataset: DynamicsDataset | None = None,
         env: Any = None,
         path_weight: float = 0.0,
+        replan_every: int = 1,
     ) -> None:
         self.planner, self.generator, self.device = planner, generator, device
-        self.path_weight = path_weight
+        self.path_weight, self.replan_every = path_weight, replan_every
+        self.queue: list[torch.Tensor] = []
         self.model, self.dataset, self.env = model, dataset, env
         self.low, self.high = space.bounds(device)
         self.cost: LatentGoalCost | SimulatorGoalCost | None = None
@@ -73,7 +76,7 @@ class PlanningPolicy:
         self.warm: torch.Tensor | None = None
 
     def reset(self, goal_observation: Any, goal_state: np.ndarray) -> None:
-        self.frames, self.warm = [], None
+        self.frames, self.warm, self.queue = [], None, []
         if self.env is not None:
             self.cost = SimulatorGoalCost(self.env, goal_state, self.device, self.path_weight)
         else:
@@ -81,7 +84,13 @@ class PlanningPolicy:
             self.cost = LatentGoalCost(self.model, goal, self.device, self.path_weight)
 
     def act(self, observation: Any, state: np.ndarray) -> np.ndarray:
-        return self.plan(observation, state)[0].cpu().numpy().astype(np.float32)
+        if not self.queue:
+            plan = self.plan(observation, state)
+            self.queue = list(plan[: self.replan_every])
+            self.warm = shifted(plan, len(self.queue))
+        elif not isinstance(self.cost, SimulatorGoalCost):  # the context keeps every frame
+            self.frames.append(as_float(self.dataset, observation))
+        return self.queue.pop(0).cpu().numpy().astype(np.float32)
 
     def plan(self, observation: Any, state: np.ndarray | None = None) -> torch.Tensor:
         """The whole planned sequence [horizon, A] from here; remembers it as the warm start."""

@@ -58,6 +58,10 @@ class Planner(Protocol):
     def plan(self, problem: PlanningProblem, init: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
-def shifted(plan: torch.Tensor) -> torch.Tensor:
-    """The warm start of the next step: ``plan`` [H, A] advanced one step, its last repeated."""
-    return torch.cat([plan[1:], plan[-1:]]) if len(plan) > 1 else plan.clone()
+def shifted(plan: torch.Tensor, steps: int = 1) -> torch.Tensor:
+    """The warm start of the next plan: ``plan`` [H, A] advanced ``steps`` steps (at most
+    H - 1), its last action repeated in their place."""
+    steps = min(steps, len(plan) - 1)
+    if steps < 1:
+        return plan.clone()
+    return torch.cat([plan[steps:], plan[-1:].expand(steps, -1)])

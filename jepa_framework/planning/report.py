@@ -125,6 +125,12 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
     env = check_plannable(recipe, assembly, run_dir)
     planner, spec = build_planner(recipe, host)
     cfg, seed = recipe.plan, recipe.plan_seed()
+    if cfg.replan_every > planner.horizon:
+        raise JepaError(
+            f"plan.replan_every: {cfg.replan_every} steps of each plan would be executed, but "
+            f"planner '{spec.name}' plans {planner.horizon} (its horizon); lower "
+            f"plan.replan_every to at most {planner.horizon}. Nothing was written."
+        )
     space, device = assembly.dataset.action_space, assembly.device
     assert space is not None
     assembly.model.eval()
@@ -142,6 +148,7 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             assembly.model,
             assembly.dataset,
             path_weight=cfg.path_weight,
+            replan_every=cfg.replan_every,
         )
     }
     skipped: dict[str, str] = {}
@@ -155,7 +162,13 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             )
         elif callable(getattr(env, "simulate", None)):
             methods["simulator"] = PlanningPolicy(
-                planner, space, generator("simulator"), device, env=env, path_weight=cfg.path_weight
+                planner,
+                space,
+                generator("simulator"),
+                device,
+                env=env,
+                path_weight=cfg.path_weight,
+                replan_every=cfg.replan_every,
             )
         references = {"random_encoder": random_encoder_model, "supervised": supervised_model}
         for name, make in references.items():
@@ -168,6 +181,7 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
                 reference,
                 assembly.dataset,
                 path_weight=cfg.path_weight,
+                replan_every=cfg.replan_every,
             )
     results: dict[str, Any] = {}
     filmed: list = []
@@ -199,6 +213,8 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         "max_steps": cfg.max_steps,
         "seed": seed,
         "success_radius": float(env.success_radius),
+        "success": success_rule(env),
+        "replan_every": cfg.replan_every,
         "action_space": space.to_dict(),
         "cost": (
             "squared distance of the last predicted latent to the goal's latent + "
@@ -242,6 +258,12 @@ def plan_actions(
         return planner.plan(problem).float().cpu()
 
 
+def success_rule(env: Any) -> str:
+    """What counts as a success in ``env``, in words (plan.json's ``success``)."""
+    rule = getattr(env, "success_rule", None)
+    return str(rule) if rule else f"ending within {float(env.success_radius):g} of the goal"
+
+
 def _environment_of(recipe: Recipe) -> dict[str, Any] | str:
     """The dataset's environment spec as plan.json records it (its name where it has none)."""
     env = getattr(recipe.data.dataset.params, "env", None)
@@ -269,10 +291,9 @@ def format_plan(report: dict[str, Any]) -> str:
             f"{name:<12} {100 * result['success_rate']:>7.0f}% "
             f"{result['final_distance_mean']:>15.3f} {1000 * result['seconds_per_step']:>10.1f}"
         )
-    radius = report["success_radius"]
     lines.append(
         f"{report['episodes']} held-out start/goal pairs, {report['max_steps']} steps each; "
-        f"success: ending within {radius:g} of the goal"
+        f"success: {report['success']}"
     )
     return "\n".join(lines)
 

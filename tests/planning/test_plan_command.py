@@ -148,3 +148,22 @@ def test_an_unknown_gymnasium_id_is_a_recipe_problem(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2 and "data.dataset.env.id" in err and "Pendulum-v1" in err
+
+
+def test_plans_executed_for_several_steps_and_a_replan_longer_than_the_horizon(acting_run, capsys):
+    assert main(["plan", str(acting_run), *SMALL_PLAN, "plan.replan_every=2"]) == 0
+    assert json.loads((acting_run / "plan.json").read_text())["replan_every"] == 2
+    before = (acting_run / "plan.json").read_bytes()
+    assert main(["plan", str(acting_run), *SMALL_PLAN, "plan.replan_every=9"]) == 2
+    err = capsys.readouterr().err
+    assert "plan.replan_every" in err and "at most 4" in err and "Traceback" not in err
+    assert (acting_run / "plan.json").read_bytes() == before
+
+
+def test_the_pendulum_swingup_recipe_trains_and_plans_end_to_end(tmp_path, capsys):
+    run = run_tiny("pendulum_swingup", tmp_path, *QUICK)
+    assert main(["plan", str(run), *SMALL_PLAN]) == 0
+    report = json.loads((run / "plan.json").read_text())
+    assert report["environment"]["name"] == "pendulum_swingup"
+    assert "upright over the last 2 s" in report["success"]
+    assert report["action_space"]["low"] == [-2.0] and "simulator" in report["methods"]

@@ -1,8 +1,10 @@
-"""Built-in environments: ``two_rooms`` and ``gymnasium`` (any registered gymnasium id)."""
+"""Built-in environments: ``two_rooms``, ``gymnasium`` (any registered gymnasium id) and
+``pendulum_swingup`` (Pendulum-v1 with a swing-up planning task)."""
 
 from collections.abc import Callable
 
 from jepa_builtins.envs.adapter import GymnasiumParams, make_gymnasium
+from jepa_builtins.envs.swingup import PendulumSwingup, SwingupParams
 from jepa_builtins.envs.two_rooms import TwoRooms, TwoRoomsParams
 from jepa_framework import hookimpl
 
@@ -11,3 +13,4 @@ from jepa_framework import hookimpl
 def register_environments(register: Callable[..., object]) -> None:
     register("two_rooms", TwoRooms, params=TwoRoomsParams)
     register("gymnasium", make_gymnasium, params=GymnasiumParams)
+    register("pendulum_swingup", PendulumSwingup, params=SwingupParams)
