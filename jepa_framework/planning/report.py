@@ -139,17 +139,20 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
     def generator(purpose: str) -> torch.Generator:
         return torch.Generator().manual_seed(derive_seed(seed, purpose))
 
-    methods: dict[str, Policy] = {
-        "world_model": PlanningPolicy(
+    def planning(name: str, **model_or_env: Any) -> PlanningPolicy:
+        """The one planner, cost weighting and replanning period, on a model or the simulator."""
+        return PlanningPolicy(
             planner,
             space,
-            generator("world_model"),
+            generator(name),
             device,
-            assembly.model,
-            assembly.dataset,
             path_weight=cfg.path_weight,
             replan_every=cfg.replan_every,
+            **model_or_env,
         )
+
+    methods: dict[str, Policy] = {
+        "world_model": planning("world_model", model=assembly.model, dataset=assembly.dataset)
     }
     skipped: dict[str, str] = {}
     notes: dict[str, Any] = {}
@@ -161,28 +164,11 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
                 "none; plan with cem or mppi for the true-model ceiling"
             )
         elif callable(getattr(env, "simulate", None)):
-            methods["simulator"] = PlanningPolicy(
-                planner,
-                space,
-                generator("simulator"),
-                device,
-                env=env,
-                path_weight=cfg.path_weight,
-                replan_every=cfg.replan_every,
-            )
+            methods["simulator"] = planning("simulator", env=env)
         references = {"random_encoder": random_encoder_model, "supervised": supervised_model}
         for name, make in references.items():
             reference, notes[name] = make(recipe, host, assembly)
-            methods[name] = PlanningPolicy(
-                planner,
-                space,
-                generator(name),
-                device,
-                reference,
-                assembly.dataset,
-                path_weight=cfg.path_weight,
-                replan_every=cfg.replan_every,
-            )
+            methods[name] = planning(name, model=reference, dataset=assembly.dataset)
     results: dict[str, Any] = {}
     filmed: list = []
     for name, policy in methods.items():
