@@ -233,6 +233,10 @@ class EvalSection:
     baseline_budgets: list[int] = field(factory=lambda: [1], validator=budget_multiples)
 
 
+#: what `jepa plan` scores a world model's plans on (PlanSection.cost)
+PLAN_COSTS = ("latent", "observation")
+
+
 @attrs.frozen
 class PlanSection:
     """`jepa plan` settings: closed-loop planning toward goals with an action-conditioned run.
@@ -258,6 +262,10 @@ class PlanSection:
     # the mean over the whole predicted path (0: the end alone, indifferent to when the goal
     # is reached, so under a receding horizon the agent dawdles)
     path_weight: float = field(default=1.0, validator=between(0, 1e6))
+    # what the world model's plan is scored on: latent (the predicted latents' distance to the
+    # goal's latent) | observation (the predicted latents decoded by the run's decoder, their
+    # distance to the goal observation, weighted by the environment's observation_weights)
+    cost: str = field(default="latent", validator=in_(PLAN_COSTS))
     # also score a random policy and the planner with the true simulator as its model
     baselines: bool = True
     # world-model episodes filmed into plan.mp4 (the agent beside its goal; 0: no video)

@@ -73,6 +73,18 @@ class _OwnEncoder(nn.Module):
         return self.model.encoder(self.model.standardise(windows.to(self.model.mean.device)))
 
 
+class _OwnDecoder(nn.Module):
+    """A trained :class:`EndToEnd`'s decoder back in float observations: decode, unstandardise."""
+
+    def __init__(self, model: EndToEnd) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        frames = self.model.decoder(z)
+        return frames * self.model.std + self.model.mean
+
+
 class EndToEnd(nn.Module):
     """Encoder -> ``steps`` x predictor -> decoder on each step, in standardised observations.
 
@@ -118,6 +130,10 @@ class EndToEnd(nn.Module):
         """Its encoder as a module of float windows [B, H, *obs] -> latents [B, D] (the
         standardisation inside), which a probe of its own latents is fitted through."""
         return _OwnEncoder(self)
+
+    def window_decoder(self) -> nn.Module:
+        """Its decoder as a module of latents [B, D] -> float frames (unstandardised)."""
+        return _OwnDecoder(self)
 
     @torch.no_grad()
     def latents(self, context: torch.Tensor, steps: int) -> torch.Tensor:

@@ -19,6 +19,7 @@ from jepa_framework.datasets.actions import ActionSpace
 from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.planning.costs import (
     LatentGoalCost,
+    ObservationGoalCost,
     SimulatorGoalCost,
     as_float,
     context_window,
@@ -50,7 +51,9 @@ class RandomPolicy:
 class PlanningPolicy:
     """A planner under a receding horizon, in the world model (``env`` None) or the simulator.
 
-    ``model`` and ``dataset`` turn observations into latents; with ``env`` the planner scores
+    ``model`` and ``dataset`` turn observations into latents; with ``decoder`` (and the
+    ``observation_weights`` of the goal distance) the predicted latents are scored decoded,
+    against the goal observation (``plan.cost: observation``). With ``env`` the planner scores
     candidates with the environment's own ``simulate`` instead (the true-model ceiling).
     """
 
@@ -65,8 +68,11 @@ class PlanningPolicy:
         env: Any = None,
         path_weight: float = 0.0,
         replan_every: int = 1,
+        decoder: torch.nn.Module | None = None,
+        observation_weights: np.ndarray | None = None,
     ) -> None:
         self.planner, self.generator, self.device = planner, generator, device
+        self.decoder, self.observation_weights = decoder, observation_weights
         self.path_weight, self.replan_every = path_weight, replan_every
         self.queue: list[torch.Tensor] = []
         self.model, self.dataset, self.env = model, dataset, env
@@ -79,6 +85,14 @@ class PlanningPolicy:
         self.frames, self.warm, self.queue = [], None, []
         if self.env is not None:
             self.cost = SimulatorGoalCost(self.env, goal_state, self.device, self.path_weight)
+        elif self.decoder is not None:
+            goal = as_float(self.dataset, goal_observation)
+            weights = self.observation_weights
+            if weights is None:
+                weights = np.ones(goal.numel(), np.float32)
+            self.cost = ObservationGoalCost(
+                self.model, self.decoder, goal, weights, self.device, self.path_weight
+            )
         else:
             goal = as_float(self.dataset, goal_observation)
             self.cost = LatentGoalCost(self.model, goal, self.device, self.path_weight)

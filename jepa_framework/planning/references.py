@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from jepa_framework.config.recipe import Recipe
 from jepa_framework.core.seeds import derive_seed
@@ -24,21 +25,48 @@ from jepa_framework.models.jepa import JEPA
 from jepa_framework.pipeline.assemble import Assembly, build, random_encoder, shapes_of
 from jepa_framework.pipeline.training import autocast, phase_plans
 
+#: a reference world model, its decoder into float observations (None where the plans are
+#: scored in latent space), and its note for plan.json
+Reference = tuple[JEPA, nn.Module | None, dict]
 
-def random_encoder_model(recipe: Recipe, host: Any, assembly: Assembly) -> tuple[JEPA, dict]:
-    """The random-encoder control as a world model, and its note for plan.json."""
+
+def random_encoder_model(
+    recipe: Recipe, host: Any, assembly: Assembly, decoded: bool = False
+) -> Reference:
+    """The random-encoder control as a world model; with ``decoded``, its decoder too, fitted
+    as the JEPA's is (the recipe's decoder, by decoder_train, on its latents); and its note."""
+    from jepa_framework.evaluate.control_readout import fit_control_decoder
     from jepa_framework.evaluate.report import make_control
 
+    dataset, device = assembly.dataset, assembly.device
     plans = phase_plans(recipe, len(assembly.split.train))
     encoder = random_encoder(recipe, host, assembly)
     with one_torch_thread():
         control, note = make_control(recipe, host, assembly, encoder, plans, "random_encoder")
-    return control.eval(), note
+        if not decoded:
+            return control.eval(), None, note
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(recipe.seed, "random_encoder_decoder"))
+            fresh = build(host, recipe.model.decoder, shapes_of(recipe, dataset)).to(device)
+        decoder, note["decoder"] = fit_control_decoder(
+            control,
+            fresh,
+            recipe,
+            dataset,
+            assembly.split.train,
+            plans["decoder"],
+            derive_seed(recipe.seed, "random_encoder_decoder_batches"),
+            device,
+        )
+    return control.eval(), decoder.eval(), note
 
 
-def supervised_model(recipe: Recipe, host: Any, assembly: Assembly) -> tuple[JEPA, dict]:
+def supervised_model(
+    recipe: Recipe, host: Any, assembly: Assembly, decoded: bool = False
+) -> Reference:
     """The recipe's networks trained end to end on the observation loss with the dataset's
-    actions, as a world model whose latents are its own encoder's; and its note."""
+    actions, as a world model whose latents are its own encoder's and whose decoder is its own;
+    and its note."""
     from jepa_framework.evaluate.matched_budget import jepa_budget
     from jepa_framework.evaluate.supervised import train_end_to_end
 
@@ -79,4 +107,5 @@ def supervised_model(recipe: Recipe, host: Any, assembly: Assembly) -> tuple[JEP
         "observation loss with the dataset's actions; planned in its own encoder's latents",
         standardised=standardiser is not None,
     )
-    return world_model.eval(), note
+    decoder = end_to_end.window_decoder().eval() if decoded else None
+    return world_model.eval(), decoder, note

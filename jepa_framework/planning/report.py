@@ -16,6 +16,7 @@ written then.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,12 @@ from jepa_framework.datasets.environments import missing_task
 from jepa_framework.pipeline.artifacts import CONFIG_NAME, write_json
 from jepa_framework.pipeline.assemble import Assembly, build
 from jepa_framework.planning.closed_loop import draw_tasks, run_episode, summarise
-from jepa_framework.planning.costs import LatentGoalCost, context_window
+from jepa_framework.planning.costs import (
+    LatentGoalCost,
+    ObservationGoalCost,
+    context_window,
+    goal_weights,
+)
 from jepa_framework.planning.policies import PlanningPolicy, Policy, RandomPolicy
 from jepa_framework.planning.problem import Planner, PlanningProblem
 from jepa_framework.planning.references import random_encoder_model, supervised_model
@@ -139,8 +145,11 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
     def generator(purpose: str) -> torch.Generator:
         return torch.Generator().manual_seed(derive_seed(seed, purpose))
 
-    def planning(name: str, **model_or_env: Any) -> PlanningPolicy:
-        """The one planner, cost weighting and replanning period, on a model or the simulator."""
+    decoded = cfg.cost == "observation"
+    weights = goal_weights(env, "observation", observation_size(assembly)) if decoded else None
+
+    def planning(name: str, decoder: Any = None, **model_or_env: Any) -> PlanningPolicy:
+        """The one planner, cost and replanning period, on a model or the simulator."""
         return PlanningPolicy(
             planner,
             space,
@@ -148,11 +157,14 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             device,
             path_weight=cfg.path_weight,
             replan_every=cfg.replan_every,
+            decoder=decoder if decoded else None,
+            observation_weights=weights,
             **model_or_env,
         )
 
+    own = assembly.decoder.eval()
     methods: dict[str, Policy] = {
-        "world_model": planning("world_model", model=assembly.model, dataset=assembly.dataset)
+        "world_model": planning("world_model", own, model=assembly.model, dataset=assembly.dataset)
     }
     skipped: dict[str, str] = {}
     notes: dict[str, Any] = {}
@@ -167,8 +179,8 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
             methods["simulator"] = planning("simulator", env=env)
         references = {"random_encoder": random_encoder_model, "supervised": supervised_model}
         for name, make in references.items():
-            reference, notes[name] = make(recipe, host, assembly)
-            methods[name] = planning(name, model=reference, dataset=assembly.dataset)
+            reference, decoder, notes[name] = make(recipe, host, assembly, decoded)
+            methods[name] = planning(name, decoder, model=reference, dataset=assembly.dataset)
     results: dict[str, Any] = {}
     filmed: list = []
     for name, policy in methods.items():
@@ -202,10 +214,10 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         "success": success_rule(env),
         "replan_every": cfg.replan_every,
         "action_space": space.to_dict(),
-        "cost": (
-            "squared distance of the last predicted latent to the goal's latent + "
-            f"{cfg.path_weight:g} x its mean over the predicted path"
-        ),
+        "cost": cost_in_words(cfg.cost, cfg.path_weight, weights),
+        "simulator_state_weights": [
+            round(float(w), 6) for w in goal_weights(env, "state", len(tasks[0].goal))
+        ],
         "methods": results,
     }
     if notes:
@@ -236,12 +248,43 @@ def plan_actions(
     space = assembly.dataset.action_space
     assert space is not None
     model.eval()
-    cost = LatentGoalCost(model, goal.float(), device, recipe.plan.path_weight)
+    path_weight = recipe.plan.path_weight
+    if recipe.plan.cost == "observation":
+        env = assembly.dataset.environment()
+        weights = goal_weights(env, "observation", observation_size(assembly))
+        decoder = assembly.decoder.eval()
+        cost = ObservationGoalCost(model, decoder, goal.float(), weights, device, path_weight)
+    else:
+        cost = LatentGoalCost(model, goal.float(), device, path_weight)
     cost.start_from(context_window(list(context.float()), model.history))
     low, high = space.bounds(device)
     problem = PlanningProblem(cost, low, high, torch.Generator().manual_seed(seed))
     with one_torch_thread():
         return planner.plan(problem).float().cpu()
+
+
+def observation_size(assembly: Assembly) -> int:
+    """How many values one observation of the run's dataset holds."""
+    return math.prod(assembly.dataset.obs_shape)
+
+
+def cost_in_words(cost: str, path_weight: float, weights: np.ndarray | None) -> str:
+    """What the world model's plans were scored on (plan.json's ``cost``)."""
+    if cost != "observation":
+        return (
+            "squared distance of the last predicted latent to the goal's latent + "
+            f"{path_weight:g} x its mean over the predicted path"
+        )
+    scaled = ""
+    if weights is not None and not np.all(weights == 1):
+        scaled = (
+            f", each value weighted by {[round(float(w), 6) for w in weights]} (the environment's "
+            "observation_weights)"
+        )
+    return (
+        "squared distance of the last predicted latent, decoded by the run's decoder, to the "
+        f"goal observation + {path_weight:g} x its mean over the predicted path{scaled}"
+    )
 
 
 def success_rule(env: Any) -> str:

@@ -42,3 +42,21 @@ def test_a_plan_executed_for_several_steps_warm_starts_from_the_rest():
     plan = torch.arange(5.0)[:, None]
     assert shifted(plan, 2).flatten().tolist() == [2.0, 3.0, 4.0, 4.0, 4.0]
     assert shifted(plan).flatten().tolist() == [1.0, 2.0, 3.0, 4.0, 4.0]
+
+
+def test_the_simulator_cost_counts_speed_at_the_declared_goal_weight():
+    import torch
+
+    from jepa_framework.core.errors import PluginError
+    from jepa_framework.planning.costs import SimulatorGoalCost
+
+    env = PendulumSwingup(SwingupParams(speed_weight=0.1))
+    cost = SimulatorGoalCost(env, np.zeros(2, np.float32), torch.device("cpu"))
+    path = env.simulate(np.array([[0.0, 8.0]], np.float32), np.zeros((1, 1, 1), np.float32))
+    cost.start_from(np.array([0.0, 8.0], np.float32))
+    theta, speed = path[0, 0]
+    expected = theta**2 + (0.1 * speed) ** 2  # speed counts a tenth of the angle
+    assert cost(torch.zeros(1, 1, 1)).item() == pytest.approx(expected, rel=1e-5)
+    env.state_weights = (1.0,)  # one weight for a two-dimensional state
+    with pytest.raises(PluginError, match="state_weights"):
+        SimulatorGoalCost(env, np.zeros(2, np.float32), torch.device("cpu"))

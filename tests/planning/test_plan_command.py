@@ -167,3 +167,15 @@ def test_the_pendulum_swingup_recipe_trains_and_plans_end_to_end(tmp_path, capsy
     assert report["environment"]["name"] == "pendulum_swingup"
     assert "upright over the last 2 s" in report["success"]
     assert report["action_space"]["low"] == [-2.0] and "simulator" in report["methods"]
+    # scored decoded, the speed counting a tenth, in the model and the simulator alike
+    assert "decoded" in report["cost"] and "[1.0, 1.0, 0.1]" in report["cost"]
+    assert report["simulator_state_weights"] == pytest.approx([1.0, 0.1])
+
+
+def test_plans_scored_in_latent_space_or_decoded_are_both_recorded(acting_run):
+    for cost in ("latent", "observation"):
+        assert main(["plan", str(acting_run), *SMALL_PLAN, f"plan.cost={cost}"]) == 0
+        report = json.loads((acting_run / "plan.json").read_text())
+        assert ("decoded" in report["cost"]) == (cost == "observation")
+        assert set(report["methods"]) >= {"world_model", "random_encoder", "supervised"}
+    assert main(["plan", str(acting_run), *SMALL_PLAN, "plan.cost=pixels"]) == 2

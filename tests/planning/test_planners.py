@@ -125,3 +125,34 @@ def test_knots_interpolate_and_project_back():
     torch.testing.assert_close(actions[-1], points[-1])
     torch.testing.assert_close(knots.project(actions), points, atol=1e-5, rtol=0)
     assert Knots(horizon=5, knots=0).count == 5
+
+
+def test_the_observation_cost_scores_decoded_predictions_with_the_declared_weights():
+    """Latents = 2 x position, decoded back by halving: the decoded cost of a plan is its end
+    position's weighted squared distance to the goal observation, whatever the latent scale."""
+    import numpy as np
+
+    from jepa_framework.planning.costs import ObservationGoalCost
+
+    class Doubling(nn.Module):
+        def forward(self, windows: torch.Tensor) -> torch.Tensor:
+            return 2 * windows.flatten(1)
+
+    model = JEPA(Doubling(), LinearActions(), "online", history=1).eval()
+    weights = np.array([1.0, 0.1], np.float32)  # the second value counts a tenth
+    goal = torch.tensor([0.9, -0.7])
+    cost = ObservationGoalCost(model, HalfDecoder(), goal, weights, torch.device("cpu"))
+    cost.start_from(torch.tensor([[[-0.3, 0.2]]]))
+    actions = torch.tensor([[[1.0, 1.0]], [[0.0, -1.0]]])  # two one-step plans
+    # latent 2 p + B a, decoded p + B a / 2
+    end = torch.tensor([-0.3, 0.2]) + B / 2 * actions[:, 0]
+    expected = ((end - goal) * torch.from_numpy(weights)).pow(2).sum(-1)
+    torch.testing.assert_close(cost(actions), expected)
+    plan = CEM(CEMParams(horizon=6, samples=300, iterations=8)).plan(problem(cost))
+    reached = torch.tensor([-0.3, 0.2]) + B / 2 * plan.sum(0)
+    assert abs(reached[0] - 0.9) < 0.05  # the weighted-down value matters less
+
+
+class HalfDecoder(nn.Module):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z / 2
