@@ -113,3 +113,28 @@ def test_a_dataset_that_declares_actions_must_return_them_in_shape(tmp_path):
     ok = _Acting(lambda n, s: Trajectories(*obs(n, s), np.ones((n, s, 2))), tmp_path)
     assert ok.actions.shape == (3, 4, 2) and ok.actions.dtype == torch.float32
     assert ok.generate_arrays(2, 4, seed=1)["actions"].shape == (2, 4, 2)
+
+
+def test_env_frames_stores_rendered_frames_beside_the_states_and_actions(tmp_path):
+    from jepa_builtins.datasets.env_frames import EnvFramesDataset
+    from jepa_builtins.datasets.env_rollouts import EnvRolloutsParams
+    from jepa_builtins.envs.two_rooms import TwoRoomsParams
+
+    from jepa_framework.config.recipe import EnvironmentSpec
+
+    env = EnvironmentSpec(name="two_rooms", params=TwoRoomsParams(image_size=16))
+    data = EnvFramesDataset(EnvRolloutsParams(env=env, size=3, sequence_length=5), tmp_path)
+    assert data.observations.shape == (3, 5, 16, 16, 3) and data.observations.dtype == torch.uint8
+    assert data.obs_shape == (3, 16, 16) and data.actions.shape == (3, 5, 2)
+    floats = data.to_float(data.observations[:1])
+    assert floats.shape == (1, 5, 3, 16, 16) and floats.min() >= 0.0 and floats.max() <= 1.0
+    # the red agent is drawn where the stored state says
+    x, y = data.states[0, 0].tolist()
+    red = (data.observations[0, 0, ..., 0] > 150) & (data.observations[0, 0, ..., 1] < 100)
+    rows, cols = torch.nonzero(red, as_tuple=True)
+    assert abs(cols.float().mean() / 15 * 2 - 1 - x) < 0.2
+    assert abs(1 - rows.float().mean() / 15 * 2 - y) < 0.2
+    planning = data.environment()  # what `jepa plan` gets: frames, with the task forwarded
+    frame, _ = planning.reset(seed=0, options={"state": np.array([0.5, 0.5], np.float32)})
+    assert frame.shape == (16, 16, 3) and planning.state.tolist() == [0.5, 0.5]
+    assert callable(planning.sample_task) and planning.observation_weights is None

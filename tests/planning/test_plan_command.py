@@ -179,3 +179,22 @@ def test_plans_scored_in_latent_space_or_decoded_are_both_recorded(acting_run):
         assert ("decoded" in report["cost"]) == (cost == "observation")
         assert set(report["methods"]) >= {"world_model", "random_encoder", "supervised"}
     assert main(["plan", str(acting_run), *SMALL_PLAN, "plan.cost=pixels"]) == 2
+
+
+def test_the_two_rooms_image_recipe_plans_from_frames_end_to_end(tmp_path):
+    run = run_tiny("two_rooms_image", tmp_path, *QUICK)
+    assert main(["plan", str(run), *SMALL_PLAN]) == 0
+    report = json.loads((run / "plan.json").read_text())
+    assert report["environment"]["image_size"] == 32
+    assert set(report["methods"]) == {
+        "world_model",
+        "random",
+        "simulator",
+        "random_encoder",
+        "supervised",
+    }
+    loaded = load_run(run)
+    assert tuple(loaded.dataset.obs_shape) == (3, 32, 32)  # the networks saw frames
+    frame = torch.rand(3, 32, 32)
+    actions = loaded.plan(frame[None], frame)
+    assert actions.shape == (30, 2) and actions.abs().max() <= 1.0  # the recipe's horizon

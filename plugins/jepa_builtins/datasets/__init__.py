@@ -10,6 +10,7 @@ from jepa_builtins.datasets.curves import (
     SpiralDataset,
     SpiralParams,
 )
+from jepa_builtins.datasets.env_frames import EnvFramesDataset
 from jepa_builtins.datasets.env_rollouts import EnvRolloutsDataset, EnvRolloutsParams
 from jepa_builtins.datasets.hdf5_file import HDF5Params, open_recording
 from jepa_builtins.datasets.pendulum import PendulumDataset, PendulumParams
@@ -25,4 +26,5 @@ def register_datasets(register: Callable[..., object]) -> None:
     register("pendulum", PendulumDataset, params=PendulumParams)
     register("pendulum_image", PendulumImageDataset, params=PendulumImageParams)
     register("env_rollouts", EnvRolloutsDataset, params=EnvRolloutsParams)
+    register("env_frames", EnvFramesDataset, params=EnvRolloutsParams)
     register("hdf5", open_recording, params=HDF5Params)

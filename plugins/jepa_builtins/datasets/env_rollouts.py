@@ -47,41 +47,39 @@ class EnvRolloutsParams(DatasetParams):
     correlation: float = attrs.field(default=0.8, validator=between(0.0, 0.999))
 
 
-class EnvRolloutsDataset(VectorDataset):
-    """Trajectories of an exploring agent: coordinates, true states and the actions taken."""
+class EnvironmentCollection:
+    """What every dataset collected from an environment shares: the environment, its action
+    space and state names, the exploration policy, and the collection loop. A subclass says
+    what an observation is (:meth:`observed`: the environment as the agent sees it)."""
 
     params: EnvRolloutsParams
+    state_names: tuple[str, ...]
 
-    def __init__(self, params: EnvRolloutsParams, cache_dir: Path | None = None) -> None:
-        self._env = make_environment(params.env, "data.dataset.env")
-        shape = tuple(self._env.observation_space.shape or ())
-        if len(shape) != 1:
-            raise PluginError(
-                f"env_rollouts collects vector observations, and environment "
-                f"'{params.env.name}' (data.dataset.env) observes arrays of shape {list(shape)}; "
-                "image observations are not collected yet: choose an environment that observes "
-                "coordinates"
-            )
+    def observed(self, env: Any) -> Any:
+        """The environment as the dataset observes it (the default: as it is)."""
+        return env
+
+    def _setup(self, params: EnvRolloutsParams) -> None:
+        self._env = self.observed(make_environment(params.env, "data.dataset.env"))
         names = tuple(getattr(self._env, "state_names", ()))
         if not names:  # an environment that names nothing: s0, s1, ... of its state
             self._env.reset(seed=0)
             names = tuple(f"s{i}" for i in range(len(state_of(self._env))))
         self.state_names = names
         self._actions = action_space_of(self._env)
-        super().__init__(params, cache_dir)
 
     @property
     def action_space(self) -> ActionSpace:
         return self._actions
 
     def environment(self) -> Any:
-        """A fresh environment like the one the data was collected from."""
-        return make_environment(self.params.env, "data.dataset.env")
+        """A fresh environment like the one the data was collected from, observed alike."""
+        return self.observed(make_environment(self.params.env, "data.dataset.env"))
 
     def cache_key(self) -> str:
         """The dataset's key, plus the code of the environment (an edited env is new data)."""
         env_code = code_identity(type(self._env.unwrapped))
-        payload = json.dumps([super().cache_key(), env_code]).encode()
+        payload = json.dumps([super().cache_key(), env_code]).encode()  # type: ignore[misc]
         return hashlib.sha256(payload).hexdigest()[:20]
 
     def simulate(self, n: int, steps: int, rng: np.random.Generator) -> Trajectories:
@@ -89,8 +87,9 @@ class EnvRolloutsDataset(VectorDataset):
         env, width = self._env, self._actions.dim
         actions = self._policy(n, steps, rng)
         actions[:, -1] = 0.0  # the last frame has no next one: padding
-        obs_shape = tuple(env.observation_space.shape)
-        observations = np.empty((n, steps, *obs_shape), np.float32)
+        space = env.observation_space
+        dtype = np.uint8 if space.dtype == np.uint8 else np.float32  # frames stay bytes
+        observations = np.empty((n, steps, *tuple(space.shape)), dtype)
         states = np.empty((n, steps, len(self.state_names)), np.float32)
         seeds = rng.integers(0, 2**31 - 1, n)
         for i in range(n):
@@ -125,3 +124,18 @@ class EnvRolloutsDataset(VectorDataset):
                 x[:, t] = rho * x[:, t - 1] + math.sqrt(1 - rho**2) * noise[:, t]
             unit = np.clip(x, -1.0, 1.0)
         return (low + (unit + 1.0) / 2.0 * (high - low)).astype(np.float32)
+
+
+class EnvRolloutsDataset(EnvironmentCollection, VectorDataset):
+    """Trajectories of an exploring agent: coordinates, true states and the actions taken."""
+
+    def __init__(self, params: EnvRolloutsParams, cache_dir: Path | None = None) -> None:
+        self._setup(params)
+        shape = tuple(self._env.observation_space.shape or ())
+        if len(shape) != 1:
+            raise PluginError(
+                f"env_rollouts collects vector observations, and environment "
+                f"'{params.env.name}' (data.dataset.env) observes arrays of shape {list(shape)}; "
+                "collect its rendered frames with the env_frames dataset instead"
+            )
+        VectorDataset.__init__(self, params, cache_dir)
