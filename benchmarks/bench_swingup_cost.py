@@ -15,7 +15,8 @@ this measures where a latent-space plan loses the swing-up:
   plan.json stays); and the true simulator planning on the state with the speed weighted like
   the angle (1) and as the recipe weights it (0.1).
 
-Writes ``benchmarks/tables/swingup_cost.md``.
+Writes ``benchmarks/tables/swingup_cost.md``; each run's numbers are kept in its folder
+(``swingup_cost.json``) and reused when asked again with the same ``--episodes``.
 
     uv run python benchmarks/bench_swingup_cost.py                    # bench_planning's runs
     uv run python benchmarks/bench_swingup_cost.py --episodes 10 RUN_DIR ...
@@ -88,7 +89,7 @@ def diagnose(run_dir: Path) -> dict:
     per_step = {}
     for k in steps:
         own = encode(observations[:, k])
-        per_step[k] = {
+        per_step[str(k)] = {
             "rollout": r2(read(rolled[k - 1]), truth[:, k]).tolist(),
             "encoder": r2(read(own), truth[:, k]).tolist(),
         }
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="*", type=Path, help="run folders (default: the bench's)")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--tables-dir", type=Path, default=TABLES)
+    parser.add_argument("--only-measure", action="store_true", help="measure, write no table")
     args = parser.parse_args(argv)
     runs = args.runs or sorted(
         max(p for p in seed.iterdir() if (p / "metrics.json").is_file() and "-cost" not in p.name)
@@ -165,13 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rows = []
     for run_dir in runs:
+        measured = run_dir / "swingup_cost.json"  # a run measured already, at these episodes
+        if measured.is_file() and json.loads(measured.read_text())["episodes"] == args.episodes:
+            rows.append(json.loads(measured.read_text()))
+            continue
         found = diagnose(run_dir)
         found["latent"] = plan_success(run_dir, "latent", args.episodes)
         found["observation"] = plan_success(run_dir, "observation", args.episodes)
         for weight in SPEED_WEIGHTS:
             found[f"simulator_{weight:g}"] = simulator_success(run_dir, weight, args.episodes)
+        found["episodes"] = args.episodes
+        measured.write_text(json.dumps(found) + "\n")
         print(json.dumps(found), flush=True)
         rows.append(found)
+    if args.only_measure:
+        return 0
     heads = ["seed", "world model success %, latent cost", "decoded cost"]
     heads += [f"simulator success %, speed weight {w:g}" for w in SPEED_WEIGHTS]
     shown = (min(STEPS), max(STEPS))
@@ -187,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = [str(row["seed"]), f"{row['latent']:.0f}", f"{row['observation']:.0f}"]
         cells += [f"{row[f'simulator_{w:g}']:.0f}" for w in SPEED_WEIGHTS]
         for k in shown:
-            step = row["per_step"][k]
+            step = row["per_step"][str(k)]
             cells.append(f"{triple(step['rollout'])} ({triple(step['encoder'])})")
         cells += [f"{d:.1f}" for d in row["at_rest"] + row["upright"]]
         lines.append("| " + " | ".join(cells) + " |")

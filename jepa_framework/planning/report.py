@@ -146,7 +146,9 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         return torch.Generator().manual_seed(derive_seed(seed, purpose))
 
     decoded = cfg.cost == "observation"
+    # checked before any planning: a plugin's weights of the wrong size fail here, not midway
     weights = goal_weights(env, "observation", observation_size(assembly)) if decoded else None
+    state_weights = goal_weights(env, "state", len(tasks[0].goal))
 
     def planning(name: str, decoder: Any = None, **model_or_env: Any) -> PlanningPolicy:
         """The one planner, cost and replanning period, on a model or the simulator."""
@@ -215,9 +217,7 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         "replan_every": cfg.replan_every,
         "action_space": space.to_dict(),
         "cost": cost_in_words(cfg.cost, cfg.path_weight, weights),
-        "simulator_state_weights": [
-            round(float(w), 6) for w in goal_weights(env, "state", len(tasks[0].goal))
-        ],
+        "simulator_state_weights": [round(float(w), 6) for w in state_weights],
         "methods": results,
     }
     if notes:

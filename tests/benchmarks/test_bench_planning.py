@@ -44,7 +44,7 @@ def test_the_swingup_diagnosis_reads_rollouts_per_step_and_the_latent_distance_p
     diagnosis = benchmark_script("bench_swingup_cost")
     run = run_tiny("pendulum_swingup", tmp_path, "decoder_train.epochs=1")
     found = diagnosis.diagnose(run)
-    assert set(found["per_step"]) == {1, 4, 8}  # the steps a tiny run's 12 frames allow
+    assert set(found["per_step"]) == {"1", "4", "8"}  # the steps a tiny run's 12 frames allow
     for step in found["per_step"].values():
         assert len(step["rollout"]) == len(step["encoder"]) == 3  # cos, sin, theta_dot
         assert all(r <= 1.0 for r in step["rollout"] + step["encoder"])

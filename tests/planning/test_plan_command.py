@@ -198,3 +198,15 @@ def test_the_two_rooms_image_recipe_plans_from_frames_end_to_end(tmp_path):
     frame = torch.rand(3, 32, 32)
     actions = loaded.plan(frame[None], frame)
     assert actions.shape == (30, 2) and actions.abs().max() <= 1.0  # the recipe's horizon
+
+
+def test_goal_weights_of_the_wrong_size_exit_2_before_planning(acting_run, capsys, monkeypatch):
+    from jepa_builtins.envs.two_rooms import TwoRooms
+
+    assert main(["plan", str(acting_run), *SMALL_PLAN]) == 0
+    before = (acting_run / "plan.json").read_bytes()
+    monkeypatch.setattr(TwoRooms, "observation_weights", (1.0,), raising=False)
+    assert main(["plan", str(acting_run), *SMALL_PLAN, "plan.cost=observation"]) == 2
+    err = capsys.readouterr().err
+    assert "observation_weights [1.0]" in err and "2 values" in err and "Traceback" not in err
+    assert (acting_run / "plan.json").read_bytes() == before
