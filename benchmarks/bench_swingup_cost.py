@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     heads += [f"simulator success %, speed weight {w:g}" for w in SPEED_WEIGHTS]
     shown = (min(STEPS), max(STEPS))
     heads += [f"probe R² (cos, sin, θ̇) at rollout step {k} (encoder's own)" for k in shown]
-    heads += [f"latent d² at rest, θ = {a:.2g}" for a in ANGLES]
+    heads += [f"latent d² at rest, θ = {a:.3g}" for a in ANGLES]
     heads += [f"latent d² upright, θ̇ = {v:g}" for v in SPEEDS]
     lines = ["| " + " | ".join(heads) + " |", "|---" + "|---:" * (len(heads) - 1) + "|"]
     for row in rows:

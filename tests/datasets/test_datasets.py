@@ -8,6 +8,7 @@ import torch
 from jepa_builtins.datasets import (
     CircleDataset,
     CircleParams,
+    EnvFramesDataset,
     EnvRolloutsDataset,
     EnvRolloutsParams,
     LissajousDataset,
@@ -45,6 +46,7 @@ def test_the_plugin_registers_every_built_in_dataset_with_its_params():
         "pendulum": (PendulumDataset, PendulumParams),
         "pendulum_image": (PendulumImageDataset, PendulumImageParams),
         "env_rollouts": (EnvRolloutsDataset, EnvRolloutsParams),
+        "env_frames": (EnvFramesDataset, EnvRolloutsParams),
         "hdf5": (open_recording, HDF5Params),
     }
 
