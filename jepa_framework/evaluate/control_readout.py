@@ -104,6 +104,30 @@ def fit_control_decoder(
     return readout, note
 
 
+def decode_control(
+    name: str, control: JEPA, recipe: Recipe, host: Any, assembly: Any, plan: StepPlan
+) -> tuple[StandardisedDecoder, dict[str, Any]]:
+    """:func:`fit_control_decoder` on a freshly built decoder of the recipe, its initialisation
+    and batches seeded by the control's ``name`` (the same decoder wherever it is fitted)."""
+    from jepa_framework.core.seeds import derive_seed
+    from jepa_framework.pipeline.assemble import build, shapes_of
+
+    dataset, device = assembly.dataset, assembly.device
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(recipe.seed, f"{name}_decoder"))
+        fresh = build(host, recipe.model.decoder, shapes_of(recipe, dataset)).to(device)
+    return fit_control_decoder(
+        control,
+        fresh,
+        recipe,
+        dataset,
+        assembly.split.train,
+        plan,
+        derive_seed(recipe.seed, f"{name}_decoder_batches"),
+        device,
+    )
+
+
 def _fit_by_gradient(
     encoder: nn.Module,
     decoder: nn.Module,

@@ -21,7 +21,7 @@ from jepa_framework.datasets.batches import Clips
 from jepa_framework.evaluate import baselines as bl
 from jepa_framework.evaluate.baseline_inputs import BaselineInputs
 from jepa_framework.evaluate.budgets import budget_curve, plot_budget_curve
-from jepa_framework.evaluate.control_readout import DECODER, fit_control_decoder
+from jepa_framework.evaluate.control_readout import DECODER, decode_control
 from jepa_framework.evaluate.controls import train_control
 from jepa_framework.evaluate.matched_budget import jepa_budget, method_budgets
 from jepa_framework.evaluate.metrics import VPT_EPS, vpt
@@ -227,18 +227,8 @@ def control_methods(
     own = {"random_encoder": probes.random_encoder, "refit_predictor": probes.jepa}
     out, notes = {}, {}
     for name, control in controls.items():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(recipe.seed, f"{name}_decoder"))
-            fresh = build(host, recipe.model.decoder, shapes_of(recipe, dataset)).to(device)
-        decoder, notes[name] = fit_control_decoder(
-            control,
-            fresh,
-            recipe,
-            dataset,
-            assembly.split.train,
-            plans["decoder"],
-            derive_seed(recipe.seed, f"{name}_decoder_batches"),
-            device,
+        decoder, notes[name] = decode_control(
+            name, control, recipe, host, assembly, plans["decoder"]
         )
         forecast = JepaForecast(control, decoder, device)
         out[name] = LatentMethod.of(forecast, own[name], tuple(dataset.obs_shape))

@@ -35,28 +35,17 @@ def random_encoder_model(
 ) -> Reference:
     """The random-encoder control as a world model; with ``decoded``, its decoder too, fitted
     as the JEPA's is (the recipe's decoder, by decoder_train, on its latents); and its note."""
-    from jepa_framework.evaluate.control_readout import fit_control_decoder
+    from jepa_framework.evaluate.control_readout import decode_control
     from jepa_framework.evaluate.report import make_control
 
-    dataset, device = assembly.dataset, assembly.device
     plans = phase_plans(recipe, len(assembly.split.train))
     encoder = random_encoder(recipe, host, assembly)
     with one_torch_thread():
         control, note = make_control(recipe, host, assembly, encoder, plans, "random_encoder")
         if not decoded:
             return control.eval(), None, note
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(recipe.seed, "random_encoder_decoder"))
-            fresh = build(host, recipe.model.decoder, shapes_of(recipe, dataset)).to(device)
-        decoder, note["decoder"] = fit_control_decoder(
-            control,
-            fresh,
-            recipe,
-            dataset,
-            assembly.split.train,
-            plans["decoder"],
-            derive_seed(recipe.seed, "random_encoder_decoder_batches"),
-            device,
+        decoder, note["decoder"] = decode_control(
+            "random_encoder", control, recipe, host, assembly, plans["decoder"]
         )
     return control.eval(), decoder.eval(), note
 
