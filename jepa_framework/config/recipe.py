@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import attrs
 import cattrs
 import yaml
-from attrs.validators import in_, optional
+from attrs.validators import deep_iterable, in_, optional
 from cattrs.errors import ClassValidationError
 
 from jepa_framework.config import safe_yaml
@@ -266,6 +266,11 @@ class PlanSection:
     # goal's latent) | observation (the predicted latents decoded by the run's decoder, their
     # distance to the goal observation, weighted by the environment's observation_weights)
     cost: str = field(default="latent", validator=in_(PLAN_COSTS))
+    # weights of the observation's values in the decoded cost (one per value, e.g.
+    # [1, 1, 0.5]); empty: the environment's observation_weights
+    observation_weights: list[float] | None = field(
+        default=None, validator=optional(deep_iterable(between(0, 1e6)))
+    )
     # also score a random policy and the planner with the true simulator as its model
     baselines: bool = True
     # world-model episodes filmed into plan.mp4 (the agent beside its goal; 0: no video)

@@ -147,7 +147,7 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
 
     decoded = cfg.cost == "observation"
     # checked before any planning: a plugin's weights of the wrong size fail here, not midway
-    weights = goal_weights(env, "observation", observation_size(assembly)) if decoded else None
+    weights = observation_weights(recipe, env, observation_size(assembly)) if decoded else None
     state_weights = goal_weights(env, "state", len(tasks[0].goal))
 
     def planning(name: str, decoder: Any = None, **model_or_env: Any) -> PlanningPolicy:
@@ -216,7 +216,7 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
         "success": success_rule(env),
         "replan_every": cfg.replan_every,
         "action_space": space.to_dict(),
-        "cost": cost_in_words(cfg.cost, cfg.path_weight, weights),
+        "cost": cost_in_words(cfg.cost, cfg.path_weight, weights, cfg.observation_weights is None),
         "simulator_state_weights": [round(float(w), 6) for w in state_weights],
         "methods": results,
     }
@@ -251,7 +251,7 @@ def plan_actions(
     path_weight = recipe.plan.path_weight
     if recipe.plan.cost == "observation":
         env = assembly.dataset.environment()
-        weights = goal_weights(env, "observation", observation_size(assembly))
+        weights = observation_weights(recipe, env, observation_size(assembly))
         decoder = assembly.decoder.eval()
         cost = ObservationGoalCost(model, decoder, goal.float(), weights, device, path_weight)
     else:
@@ -268,7 +268,24 @@ def observation_size(assembly: Assembly) -> int:
     return math.prod(assembly.dataset.obs_shape)
 
 
-def cost_in_words(cost: str, path_weight: float, weights: np.ndarray | None) -> str:
+def observation_weights(recipe: Recipe, env: Any, size: int) -> np.ndarray:
+    """The weights of the decoded cost: ``plan.observation_weights`` where the recipe sets them,
+    else the environment's; a clear error when they do not fit the observation."""
+    chosen = recipe.plan.observation_weights
+    if chosen is None:
+        return goal_weights(env, "observation", size)
+    if len(chosen) != size:
+        raise JepaError(
+            f"plan.observation_weights has {len(chosen)} values, but an observation of this "
+            f"run holds {size}: give one weight per value, or leave it empty for the "
+            "environment's. Nothing was written."
+        )
+    return np.asarray(chosen, dtype=np.float32)
+
+
+def cost_in_words(
+    cost: str, path_weight: float, weights: np.ndarray | None, declared: bool = True
+) -> str:
     """What the world model's plans were scored on (plan.json's ``cost``)."""
     if cost != "observation":
         return (
@@ -277,10 +294,8 @@ def cost_in_words(cost: str, path_weight: float, weights: np.ndarray | None) -> 
         )
     scaled = ""
     if weights is not None and not np.all(weights == 1):
-        scaled = (
-            f", each value weighted by {[round(float(w), 6) for w in weights]} (the environment's "
-            "observation_weights)"
-        )
+        source = "the environment's observation_weights" if declared else "plan.observation_weights"
+        scaled = f", each value weighted by {[round(float(w), 6) for w in weights]} ({source})"
     return (
         "squared distance of the last predicted latent, decoded by the run's decoder, to the "
         f"goal observation + {path_weight:g} x its mean over the predicted path{scaled}"

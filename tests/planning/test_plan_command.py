@@ -210,3 +210,19 @@ def test_goal_weights_of_the_wrong_size_exit_2_before_planning(acting_run, capsy
     err = capsys.readouterr().err
     assert "observation_weights [1.0]" in err and "2 values" in err and "Traceback" not in err
     assert (acting_run / "plan.json").read_bytes() == before
+
+
+def test_plan_observation_weights_override_the_environments_and_must_fit(acting_run, capsys):
+    weighted = ["plan.cost=observation", "plan.observation_weights=[1.0, 0.25]"]
+    assert main(["plan", str(acting_run), *SMALL_PLAN, *weighted]) == 0
+    report = json.loads((acting_run / "plan.json").read_text())
+    assert "[1.0, 0.25] (plan.observation_weights)" in report["cost"]
+    before = (acting_run / "plan.json").read_bytes()
+    wrong = ["plan.cost=observation", "plan.observation_weights=[1.0]"]
+    assert main(["plan", str(acting_run), *SMALL_PLAN, *wrong]) == 2
+    err = capsys.readouterr().err
+    assert "plan.observation_weights has 1 values" in err and "holds 2" in err
+    assert "Traceback" not in err and (acting_run / "plan.json").read_bytes() == before
+    negative = ["plan.cost=observation", "plan.observation_weights=[1.0, -1.0]"]
+    assert main(["plan", str(acting_run), *SMALL_PLAN, *negative]) == 2
+    assert "plan.observation_weights" in capsys.readouterr().err
