@@ -43,7 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stamp import publish, stamp  # noqa: E402  (a sibling module)
+from stamp import keep_run, publish, stamp  # noqa: E402  (a sibling module)
+from stamp import seeds_cell as cell  # noqa: E402
 
 MODES = ("circle", "lissajous", "spiral")
 TABLES = ROOT / "benchmarks" / "tables"
@@ -58,6 +59,7 @@ COLUMNS = (
     ("residual_mlp", "`residual_mlp` (coordinates)"),
     ("oscillator_raw", "`oscillator` on raw coordinates (nothing learned)"),
 )
+KEPT_FILES = ("config.yaml", "eval.json", "metrics.json", "bench_wall.json")
 QUIET = ["output.forecast_frames=60", "output.video_panel_size=64"]
 
 
@@ -91,14 +93,7 @@ def vpt_of(method: dict[str, Any]) -> float:
 
 def keep(run_dir: Path, target: Path) -> Path:
     """Keep a run's small files under ``target``, with where the run directory is."""
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for name in ("config.yaml", "eval.json", "metrics.json", "bench_wall.json"):
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, target / name)
-    (target / "run_dir.txt").write_text(str(run_dir.relative_to(ROOT)) + "\n")
-    return target
+    return keep_run(run_dir, target, KEPT_FILES, ROOT)
 
 
 def numbers(kept: Path) -> dict[str, Any]:
@@ -119,15 +114,6 @@ def numbers(kept: Path) -> dict[str, Any]:
     out["split"] = report["settings"].get("split", "test")
     out["seed"] = json.loads((kept / "eval.json").read_text())["settings"].get("seed")
     return out
-
-
-def cell(values: list[float | None], digits: int = 3) -> str:
-    present = [v for v in values if v is not None]
-    if not present:
-        return "—"
-    if len(present) == 1:  # one seed has no spread to show
-        return f"{present[0]:.{digits}g}"
-    return f"{statistics.fmean(present):.{digits}g} ± {statistics.stdev(present):.2g}"
 
 
 def write(results: dict[str, list[dict[str, Any]]], footer: str, tables: Path, readme: bool):

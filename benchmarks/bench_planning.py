@@ -38,11 +38,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stamp import publish, stamp  # noqa: E402  (a sibling module)
+from stamp import keep_run, publish, stamp  # noqa: E402  (a sibling module)
+from stamp import seeds_cell as cell  # noqa: E402
 
 RECIPES = ("two_rooms", "pendulum_swingup")
 TABLES = ROOT / "benchmarks" / "tables"
 OUT = ROOT / "benchmarks" / "results" / "planning"
+KEPT_FILES = ("config.yaml", "metrics.json", "plan.json", "bench_wall.json")
 #: the table's methods: (plan.json name, column heading)
 COLUMNS = (
     ("world_model", "JEPA world model"),
@@ -80,15 +82,9 @@ def run_one(recipe: str, seed: int, out: Path, plan: list[str]) -> Path:
     return run_dir
 
 
-def keep(run_dir: Path, target: Path) -> None:
+def keep(run_dir: Path, target: Path) -> Path:
     """Keep a run's small files under ``target``, with where the run directory is."""
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for name in ("config.yaml", "metrics.json", "plan.json", "bench_wall.json"):
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, target / name)
-    (target / "run_dir.txt").write_text(str(run_dir.relative_to(ROOT)) + "\n")
+    return keep_run(run_dir, target, KEPT_FILES, ROOT)
 
 
 def numbers(kept: Path) -> dict[str, Any]:
@@ -106,15 +102,6 @@ def numbers(kept: Path) -> dict[str, Any]:
     walls = json.loads((kept / "bench_wall.json").read_text())
     out["train_min"], out["plan_min"] = walls["train_s"] / 60, walls["plan_s"] / 60
     return out
-
-
-def cell(values: list[float | None], digits: int = 3) -> str:
-    present = [v for v in values if v is not None]
-    if not present:
-        return "—"
-    if len(present) == 1:  # one seed has no spread to show
-        return f"{present[0]:.{digits}g}"
-    return f"{statistics.fmean(present):.{digits}g} ± {statistics.stdev(present):.2g}"
 
 
 def write(results: dict[str, list[dict[str, Any]]], footer: str, tables: Path) -> Path:

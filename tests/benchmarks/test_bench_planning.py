@@ -55,17 +55,9 @@ def test_the_swingup_diagnosis_reads_rollouts_per_step_and_the_latent_distance_p
 def test_the_diagnosis_plans_the_simulator_with_the_speed_weighted_as_asked(
     benchmark_script, tmp_path
 ):
+    """The recipe's own planner on the true simulator: the speed weighted like the angle keeps
+    the pendulum hanging, weighted 0.1 it swings up (what the docs' simulator columns say)."""
     diagnosis = benchmark_script("bench_swingup_cost")
-    run = run_tiny(
-        "pendulum_swingup",
-        tmp_path,
-        "decoder_train.epochs=1",
-        "plan.max_steps=3",
-        "plan.planner.samples=8",
-        "plan.planner.horizon=3",
-        "plan.planner.iterations=1",
-        "plan.planner.elites=2",
-        "plan.replan_every=1",
-    )
-    for weight in diagnosis.SPEED_WEIGHTS:  # three steps cannot swing up: 0 %, not an error
-        assert diagnosis.simulator_success(run, weight, episodes=2) == 0.0
+    run = run_tiny("pendulum_swingup", tmp_path, "decoder_train.epochs=1")
+    assert diagnosis.simulator_success(run, 1.0, episodes=1) == 0.0
+    assert diagnosis.simulator_success(run, 0.1, episodes=1) == 100.0
