@@ -128,11 +128,26 @@ class TargetSection:
 
 
 @attrs.frozen
+class InverseDynamicsSection:
+    """An inverse-dynamics term, for action-conditioned predictors (off at weight 0).
+
+    A small head reads the action a_t back from the context latent z_t and the next window's
+    target latent; ``weight`` times its MSE joins phase 1's loss, so the encoder must keep what
+    the actions move (EB-JEPA's Two Rooms needs such a term; PLDM uses one too).
+    """
+
+    weight: float = field(default=0.0, validator=between(0, 1e6))
+    # hidden units of the head's two hidden layers
+    hidden_dim: int = field(default=64, validator=count(1, MAX_WIDTH))
+
+
+@attrs.frozen
 class ObjectiveSection:
     regularizer: RegularizerSpec
     # predictor unrolled this many steps in latent space (k)
     rollout_steps: int = field(default=4, validator=count(1, 10_000))
     target: TargetSection = attrs.Factory(TargetSection)
+    inverse_dynamics: InverseDynamicsSection = attrs.Factory(InverseDynamicsSection)
 
 
 @attrs.frozen

@@ -34,7 +34,7 @@ from jepa_framework.datasets.base import DynamicsDataset
 from jepa_framework.datasets.windows import gather_windows
 from jepa_framework.evaluate.matched_budget import Budget
 from jepa_framework.models.jepa import JEPA, StandardisedPredictor
-from jepa_framework.pipeline.latents import window_latents
+from jepa_framework.pipeline.latents import window_actions, window_latents
 from jepa_framework.pipeline.training import RefitObjective
 
 
@@ -59,10 +59,9 @@ def train_control(
     started = time.perf_counter()
     z = window_latents(encoder, dataset, train_idx, history, device)
     acts = None
-    if with_actions:  # window w ends at frame w + history - 1, whose action leads to w + 1
+    if with_actions:
         assert dataset.actions is not None
-        acts = dataset.actions[train_idx][:, history - 1 : history - 1 + z.shape[1] - 1]
-        acts = acts.float().to(device)
+        acts = window_actions(dataset.actions[train_idx], history, z.shape[1]).float().to(device)
     stepper = StandardisedPredictor(predictor, z.shape[-1]).to(device)
     normed = stepper.standardise_by(z)
     model = JEPA(encoder.requires_grad_(False), stepper, "online", history).to(device)

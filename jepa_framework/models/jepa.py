@@ -35,6 +35,8 @@ class JEPA(nn.Module):
         self.target_encoder = copy.deepcopy(encoder) if target_kind == "ema" else None
         if self.target_encoder is not None:
             self.target_encoder.requires_grad_(False)
+        #: the head of objective.inverse_dynamics, trained with phase 1 (None: no such term)
+        self.inverse_dynamics: nn.Module | None = None
 
     def encode(self, windows: torch.Tensor) -> torch.Tensor:
         """[B, H, *obs] -> [B, D] with the online encoder."""

@@ -22,6 +22,7 @@ from jepa_framework.core.distributed import Dist, setup
 from jepa_framework.core.errors import JepaError, RecipeError
 from jepa_framework.core.seeds import derive_seed
 from jepa_framework.datasets.base import DynamicsDataset
+from jepa_framework.models.inverse_dynamics import InverseDynamics
 from jepa_framework.models.jepa import JEPA, StandardisedPredictor, action_dim_of
 from jepa_framework.pipeline.decoder_fit import linear_map
 
@@ -279,12 +280,6 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
     regularizer = build(host, recipe.objective.regularizer)
     predictor, refit_init = networks["predictor"], None
     if recipe.refit.epochs:
-        if action_dim_of(predictor):
-            raise JepaError(
-                f"refit.epochs is {recipe.refit.epochs}, but predictor "
-                f"'{recipe.model.predictor.name}' conditions on actions, and the refit phase "
-                f"does not feed actions yet. Set refit.epochs to 0."
-            )
         if next(predictor.parameters(), None) is None:
             raise JepaError(
                 f"refit.epochs is {recipe.refit.epochs}, but predictor "
@@ -294,6 +289,8 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
         predictor = StandardisedPredictor(predictor, shapes.embedding_dim).to(device)
         refit_init = fresh_predictor_state(host, recipe, shapes)
     model = JEPA(networks["encoder"], predictor, regularizer.target, recipe.data.history).to(device)
+    model.inverse_dynamics = inverse_dynamics_head(recipe, shapes, predictor)
+    model.to(device)
     decoder = networks["decoder"]
     if recipe.train.compile:  # in place, so state_dict keys stay those of the plain modules
         for module in (model.encoder, model.target_encoder, model.predictor, decoder):
@@ -311,6 +308,29 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
         dist_info,
         refit_init,
     )
+
+
+def inverse_dynamics_head(
+    recipe: Recipe, shapes: Shapes, predictor: nn.Module
+) -> InverseDynamics | None:
+    """objective.inverse_dynamics's head, drawn apart from the main random stream (so phase 1
+    starts the same with or without it); None when its weight is 0."""
+    spec = recipe.objective.inverse_dynamics
+    if not spec.weight:
+        return None
+    action_dim = action_dim_of(predictor)
+    if not action_dim:
+        raise RecipeError(
+            [
+                f"objective.inverse_dynamics.weight: {spec.weight}, but predictor "
+                f"'{recipe.model.predictor.name}' takes no actions, so there is no action to "
+                "read back; set it to 0, or choose an action-conditioned predictor (action_mlp) "
+                "on a dataset with actions"
+            ]
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(recipe.seed, "inverse_dynamics"))
+        return InverseDynamics(shapes.embedding_dim, action_dim, spec.hidden_dim, spec.weight)
 
 
 def fresh_predictor_state(host: Any, recipe: Recipe, shapes: Shapes) -> dict[str, torch.Tensor]:

@@ -20,6 +20,9 @@ from jepa_framework.datasets.batches import rank_share
 from jepa_framework.datasets.windows import gather_windows
 from jepa_framework.models.encoding import encode_sequences
 
+#: latent clips [B, L, D], or those and the actions between them [B, L - 1, A]
+LatentBatch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
 
 @torch.no_grad()
 def window_latents(
@@ -44,12 +47,22 @@ def window_latents(
     return torch.cat(parts)
 
 
+def window_actions(actions: torch.Tensor, history: int, windows: int) -> torch.Tensor:
+    """The action from each window to the next: actions [N, T, A] -> [N, windows - 1, A].
+
+    Window w ends at frame w + history - 1, whose action leads to the frame ending window w + 1.
+    """
+    return actions[:, history - 1 : history - 1 + windows - 1]
+
+
 @attrs.define
 class LatentClips:
     """Random clips of ``length`` consecutive latents out of ``latents`` [N, W, D].
 
     One epoch visits every trajectory once, each at a random start, as the frame clips of
-    phase 1 do; every rank draws the same global batch and keeps its own equal slice.
+    phase 1 do; every rank draws the same global batch and keeps its own equal slice. With
+    ``actions`` [N, W - 1, A] (:func:`window_actions`), each clip comes with the ``length - 1``
+    actions between its latents, as a (latents, actions) pair.
     """
 
     latents: torch.Tensor
@@ -58,6 +71,17 @@ class LatentClips:
     generator: torch.Generator
     rank: int = 0
     world_size: int = 1
+    actions: torch.Tensor | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.actions is not None and self.actions.shape[:2] != (
+            len(self.latents),
+            self.latents.shape[1] - 1,
+        ):
+            raise ValueError(
+                f"actions {list(self.actions.shape)} do not lie between latents "
+                f"{list(self.latents.shape)}: expected [N, W - 1, A]"
+            )
 
     def __len__(self) -> int:
         return math.ceil(len(self.latents) / self.batch_size)
@@ -66,11 +90,16 @@ class LatentClips:
         windows = self.latents.shape[1]
         return torch.randint(0, windows - self.length + 1, (n,), generator=generator)
 
-    def _gather(self, traj: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    def _gather(self, traj: torch.Tensor, starts: torch.Tensor) -> LatentBatch:
         device = self.latents.device
-        return gather_windows(self.latents, traj.to(device), starts.to(device), self.length)
+        traj, starts = traj.to(device), starts.to(device)
+        latents = gather_windows(self.latents, traj, starts, self.length)
+        if self.actions is None:
+            return latents
+        actions = self.actions.to(device)
+        return latents, gather_windows(actions, traj, starts, self.length - 1)
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[LatentBatch]:
         order = torch.randperm(len(self.latents), generator=self.generator)
         for batch in order.split(self.batch_size):
             starts = self._starts(len(batch), self.generator)
@@ -78,7 +107,7 @@ class LatentClips:
             if len(traj):
                 yield self._gather(traj, starts)
 
-    def fixed_batch(self, size: int, seed: int) -> torch.Tensor:
+    def fixed_batch(self, size: int, seed: int) -> LatentBatch:
         """The same clips every call: the refit's validation batch."""
         g = torch.Generator().manual_seed(seed)
         traj = torch.randperm(len(self.latents), generator=g)[:size]

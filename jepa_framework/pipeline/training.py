@@ -31,7 +31,7 @@ from jepa_framework.pipeline.checkpoint import (
     save_checkpoint,
 )
 from jepa_framework.pipeline.decoder_fit import fit_linear_decoder
-from jepa_framework.pipeline.latents import LatentClips, window_latents
+from jepa_framework.pipeline.latents import LatentBatch, LatentClips, window_actions, window_latents
 from jepa_framework.pipeline.optim import Optimisation, StepPlan
 from jepa_framework.pipeline.schedules import ema_decay
 
@@ -73,6 +73,11 @@ class JEPAObjective(nn.Module):
         predictions = self.model.rollout(z, self.steps, actions)
         target_z = self.model.encode_targets(clips, self.steps)
         loss, terms = self.regularizer(predictions.float(), target_z.float(), z.float())
+        head = self.model.inverse_dynamics
+        if head is not None and actions is not None:  # a_t from (z_t, the next window's target)
+            term = head.loss(z.float(), target_z[0].float(), actions[:, 0].float())
+            loss = loss + head.loss_weight * term
+            terms = {**terms, "inverse_dynamics": term.detach()}
         return loss, terms, z
 
 
@@ -285,14 +290,16 @@ class Trainer:
         predictor.predictor.requires_grad_(True)
         length, batch = cfg.steps(self.recipe.objective) + 1, cfg.batch_size
         rank, world = self.dist.rank, self.dist.world_size
-        clips = LatentClips(train, length, batch, self.generator, rank, world)
-        val_batch = LatentClips(val, length, batch, self.generator).fixed_batch(
+        train_actions, val_actions = self._window_actions(self.clips.indices, self.val_indices)
+        clips = LatentClips(train, length, batch, self.generator, rank, world, train_actions)
+        val_batch = LatentClips(val, length, batch, self.generator, actions=val_actions)
+        val_batch = val_batch.fixed_batch(
             VALIDATION_BATCH, derive_seed(self.recipe.seed, "refit_validation")
         )
         module = RefitObjective(predictor.predictor)
         return Phase(
             name="refit",
-            objective=wrap(module, self.dist, val_batch.device),
+            objective=wrap(module, self.dist, self.val_batch.device),
             params=list(predictor.predictor.parameters()),
             lr=cfg.lr,
             weight_decay=self.recipe.train.weight_decay,
@@ -300,6 +307,21 @@ class Trainer:
             clips=clips,
             validate=lambda: self._validate_refit(module, val_batch),
             lr_key="refit.lr",
+        )
+
+    def _window_actions(
+        self, *indices: torch.Tensor
+    ) -> tuple[torch.Tensor, ...] | tuple[None, ...]:
+        """The actions between consecutive windows of these trajectories, for an
+        action-conditioned predictor (``None`` each for an autonomous one)."""
+        actions = getattr(self.clips.dataset, "actions", None)
+        if not self.model.action_dim or actions is None:
+            return tuple(None for _ in indices)
+        windows = actions.shape[1] - self.model.history + 1
+        device = self.val_batch.device
+        return tuple(
+            window_actions(actions[idx], self.model.history, windows).float().to(device)
+            for idx in indices
         )
 
     def _latents(self, indices: torch.Tensor) -> torch.Tensor:
@@ -370,9 +392,10 @@ class Trainer:
         return {"val_loss": float(mean_across_ranks(loss)), **diagnostics}
 
     @torch.no_grad()
-    def _validate_refit(self, objective: RefitObjective, batch: torch.Tensor) -> dict[str, float]:
+    def _validate_refit(self, objective: RefitObjective, batch: LatentBatch) -> dict[str, float]:
         objective.eval()
-        return {"val_loss": float(mean_across_ranks(objective(batch)[0]))}
+        inputs = batch if isinstance(batch, tuple) else (batch,)
+        return {"val_loss": float(mean_across_ranks(objective(*inputs)[0]))}
 
     @torch.no_grad()
     def _validate_decoder(self) -> dict[str, float]:

@@ -91,3 +91,38 @@ def test_latent_clips_visit_each_trajectory_once_and_ranks_split_the_same_batche
     assert sum(map(len, first)) == sum(map(len, second)) == 5
     together = [torch.cat([a, b]) for a, b in zip(first, second, strict=True)]
     assert torch.equal(torch.cat(together), whole)
+
+
+def test_latent_clips_carry_the_actions_between_their_latents():
+    from jepa_framework.pipeline.latents import LatentClips, window_actions
+
+    n, frames, history = 5, 8, 2
+    windows = frames - history + 1
+    # latent w of trajectory i is 100 i + (its last frame, w + history - 1); action t is 100 i + t
+    last = torch.arange(windows) + history - 1
+    latents = (100 * torch.arange(n)[:, None] + last)[..., None].float()
+    actions = (100 * torch.arange(n)[:, None] + torch.arange(frames))[..., None].float()
+    between = window_actions(actions, history, windows)
+    assert between.shape == (n, windows - 1, 1)
+    g = torch.Generator().manual_seed(0)
+    for clips, driven in LatentClips(latents, 4, 2, g, actions=between):
+        assert clips.shape[1:] == (4, 1) and driven.shape == (len(clips), 3, 1)
+        # the action that leaves each latent is the one of that latent's last frame
+        assert torch.equal(driven, clips[:, :-1])
+    with pytest.raises(ValueError, match="W - 1"):
+        LatentClips(latents, 4, 2, g, actions=actions)
+
+
+def test_an_action_conditioned_run_refits_its_predictor_with_the_actions(tmp_path):
+    from jepa_framework.testing import run_tiny
+
+    path = run_tiny("two_rooms", tmp_path, "refit.epochs=3", "output.forecast_frames=4")
+    history = json.loads((path / "metrics.json").read_text())["history"]
+    assert len(history["refit"]) == 3 and all(e["val_loss"] > 0 for e in history["refit"])
+    run = jepa_framework.load_run(path, device="cpu")
+    predictor = run.model.predictor
+    assert isinstance(predictor, StandardisedPredictor) and predictor.action_dim == 2
+    z = run.model.encode_context(run.dataset.to_float(run.dataset.observations[:3]))
+    still, moving = torch.zeros(3, 4, 2), torch.full((3, 4, 2), 0.1)
+    # the refitted step reads the action: other actions, another rollout
+    assert not torch.allclose(run.model.rollout(z, 4, still), run.model.rollout(z, 4, moving))

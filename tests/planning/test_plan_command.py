@@ -226,3 +226,13 @@ def test_plan_observation_weights_override_the_environments_and_must_fit(acting_
     negative = ["plan.cost=observation", "plan.observation_weights=[1.0, -1.0]"]
     assert main(["plan", str(acting_run), *SMALL_PLAN, *negative]) == 2
     assert "plan.observation_weights" in capsys.readouterr().err
+
+
+def test_the_pendulum_swingup_image_recipe_plans_from_frames_end_to_end(tmp_path):
+    run = run_tiny("pendulum_swingup_image", tmp_path, *QUICK, "refit.epochs=1")
+    assert main(["plan", str(run), *SMALL_PLAN, "plan.replan_every=2"]) == 0
+    report = json.loads((run / "plan.json").read_text())
+    assert report["environment"]["image_size"] == 32 and "decoded" in report["cost"]
+    assert "upright over the last 2 s" in report["success"]
+    loaded = load_run(run)
+    assert tuple(loaded.dataset.obs_shape) == (3, 32, 32) and loaded.history == 2
