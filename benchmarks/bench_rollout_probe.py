@@ -110,7 +110,8 @@ def measure(run_dir: Path) -> dict:
         for k in steps
     }
     labels = state_features(torch.zeros(1, len(names)), names)[1]
-    found = {"recipe": recipe.name, "seed": recipe.seed, "state": labels, "alpha": alpha}
+    found = {"recipe": recipe.name, "seed": recipe.seed, "refit_epochs": recipe.refit.epochs}
+    found.update(state=labels, alpha=alpha)
     return {**found, "per_step": per_step}
 
 
@@ -125,16 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         found = measure(run_dir)
         (run_dir / "rollout_probe.json").write_text(json.dumps(found) + "\n")
         rows.append(found)
-    heads = ["recipe", "seed", "state", "probe alpha", "rollout step"]
+    heads = ["recipe", "seed", "refit epochs", "state", "probe alpha", "rollout step"]
     heads += ["probe R², rollout", "probe R², encoder"]
-    lines = ["| " + " | ".join(heads) + " |", "|---|---:|---|---:|---:|---|---|"]
+    lines = ["| " + " | ".join(heads) + " |", "|---|---:|---:|---|---:|---:|---|---|"]
     for row in rows:
         for k, values in row["per_step"].items():
 
             def cell(numbers: list[float]) -> str:
                 return " / ".join(f"{v:.3f}" for v in numbers)
 
-            cells = [row["recipe"], str(row["seed"]), " / ".join(row["state"])]
+            cells = [row["recipe"], str(row["seed"]), str(row["refit_epochs"])]
+            cells.append(" / ".join(row["state"]))
             cells += [f"{row['alpha']:g}", k]
             cells += [cell(values["rollout"]), cell(values["encoder"])]
             lines.append("| " + " | ".join(cells) + " |")

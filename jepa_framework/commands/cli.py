@@ -111,7 +111,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from jepa_framework.planning.report import PLAN_NAME, format_plan, plan_run
 
     run_dir = Path(args.run_dir)
-    say(f"planning toward held-out goals with {run_dir} (a few minutes at two_rooms sizes) ...")
+    say(
+        f"planning toward held-out goals with {run_dir}: the reference models train first, "
+        "then each method plans its episodes ..."
+    )
     report = plan_run(run_dir, list(args.overrides))
     print(format_plan(report))
     print(f"planning written to {run_dir / PLAN_NAME}")

@@ -290,8 +290,9 @@ class Trainer:
         predictor.predictor.requires_grad_(True)
         length, batch = cfg.steps(self.recipe.objective) + 1, cfg.batch_size
         rank, world = self.dist.rank, self.dist.world_size
-        train_actions, val_actions = self._window_actions(self.clips.indices, self.val_indices)
+        train_actions = self._actions_between_windows(self.clips.indices)
         clips = LatentClips(train, length, batch, self.generator, rank, world, train_actions)
+        val_actions = self._actions_between_windows(self.val_indices)
         val_batch = LatentClips(val, length, batch, self.generator, actions=val_actions)
         val_batch = val_batch.fixed_batch(
             VALIDATION_BATCH, derive_seed(self.recipe.seed, "refit_validation")
@@ -309,20 +310,15 @@ class Trainer:
             lr_key="refit.lr",
         )
 
-    def _window_actions(
-        self, *indices: torch.Tensor
-    ) -> tuple[torch.Tensor, ...] | tuple[None, ...]:
-        """The actions between consecutive windows of these trajectories, for an
-        action-conditioned predictor (``None`` each for an autonomous one)."""
+    def _actions_between_windows(self, indices: torch.Tensor) -> torch.Tensor | None:
+        """The actions [N, W - 1, A] between consecutive windows of these trajectories, for an
+        action-conditioned predictor (None for an autonomous one)."""
         actions = getattr(self.clips.dataset, "actions", None)
         if not self.model.action_dim or actions is None:
-            return tuple(None for _ in indices)
-        windows = actions.shape[1] - self.model.history + 1
-        device = self.val_batch.device
-        return tuple(
-            window_actions(actions[idx], self.model.history, windows).float().to(device)
-            for idx in indices
-        )
+            return None
+        history = self.model.history
+        between = window_actions(actions[indices], history, actions.shape[1] - history + 1)
+        return between.float().to(self.val_batch.device)
 
     def _latents(self, indices: torch.Tensor) -> torch.Tensor:
         """The frozen encoder's latents [N, W, D] of every window of these trajectories."""

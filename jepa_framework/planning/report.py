@@ -26,6 +26,7 @@ import torch
 
 from jepa_framework.config.recipe import PlannerSpec, Recipe, load_recipe
 from jepa_framework.core.errors import JepaError, PluginError
+from jepa_framework.core.progress import progress
 from jepa_framework.core.seeds import derive_seed
 from jepa_framework.core.threads import one_torch_thread
 from jepa_framework.datasets.environments import missing_task
@@ -187,11 +188,15 @@ def evaluate_planning(recipe: Recipe, assembly: Assembly, run_dir: Path, host: A
     filmed: list = []
     for name, policy in methods.items():
         started = time.perf_counter()
+        bar = progress(len(tasks), 0, f"plan {name}", enabled=True)  # episodes, on stderr
+        episodes = []
         with one_torch_thread():  # batches of a few hundred: a thread pool only spins
-            episodes = [
-                run_episode(env, policy, task, cfg.max_steps, derive_seed(seed, f"episode{i}"))
-                for i, task in enumerate(tasks)
-            ]
+            for i, task in enumerate(tasks):
+                episode_seed = derive_seed(seed, f"episode{i}")
+                episodes.append(run_episode(env, policy, task, cfg.max_steps, episode_seed))
+                bar.set_postfix(success=f"{sum(e.success for e in episodes)}/{len(episodes)}")
+                bar.update(1)
+        bar.close()
         if name == "world_model":
             filmed = episodes[: cfg.video_episodes]
         results[name] = summarise(episodes)

@@ -28,5 +28,5 @@ def test_each_run_gets_rows_per_step_with_the_angle_read_as_cosine_and_sine(
         assert all(r2 <= 1.0 for r2 in step["rollout"] + step["encoder"])
     table = (tables / "rollout_probe.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| two_rooms |")]
-    assert len(rows) == 3 and all("| x / y |" in row for row in rows)
+    assert len(rows) == 3 and all("| 0 | 0 | x / y |" in row for row in rows)  # seed, refit
     assert "never on a rollout" in table
