@@ -57,6 +57,7 @@ def r2(predicted: torch.Tensor, truth: torch.Tensor) -> list[float]:
 def measure(run_dir: Path) -> dict:
     """Probe R² per rollout step of one run, rollout and encoder."""
     from jepa_framework.evaluate.loading import load_run
+    from jepa_framework.pipeline.latents import window_latents
 
     recipe, assembly = load_run(run_dir)
     model, dataset = assembly.model.eval(), assembly.dataset
@@ -64,23 +65,18 @@ def measure(run_dir: Path) -> dict:
     train = assembly.split.train[:TRAIN_TRAJECTORIES]
     val = assembly.split.val[:VALIDATION_TRAJECTORIES]
 
-    def encode(frames: torch.Tensor) -> torch.Tensor:
-        """The latents of every window [N, W, D] of trajectories' frames [N, T, *obs]."""
-        windows = frames.shape[1] - history + 1
-        out = [
-            model.encode(dataset.to_float(frames[:, w : w + history])).float()
-            for w in range(windows)
-        ]
-        return torch.stack(out, 1)
+    def encode(idx: torch.Tensor) -> torch.Tensor:
+        """The encoder's latents [N, W, D] of every window of these trajectories."""
+        return window_latents(model.encoder, dataset, idx, history, assembly.device).float()
 
     def states_of(idx: torch.Tensor) -> torch.Tensor:
         states = torch.as_tensor(np.asarray(dataset.states[idx])).float()
         return state_features(states[:, history - 1 :], names)[0]  # each window's last frame
 
-    latents = encode(torch.as_tensor(np.asarray(dataset.observations[train]))).flatten(0, 1)
+    latents = encode(train).flatten(0, 1)
     design = torch.cat([latents, torch.ones(len(latents), 1)], 1).double()
     targets = states_of(train).flatten(0, 1).double()
-    own = encode(torch.as_tensor(np.asarray(dataset.observations[val])))  # [N, W, D]
+    own = encode(val)  # [N, W, D]
     truth = states_of(val)
 
     def fit(alpha: float) -> torch.Tensor:

@@ -288,7 +288,7 @@ def assemble(recipe: Recipe, host: Any, trackers: bool = True) -> Assembly:
             )
         predictor = StandardisedPredictor(predictor, shapes.embedding_dim).to(device)
         refit_init = fresh_predictor_state(host, recipe, shapes)
-    model = JEPA(networks["encoder"], predictor, regularizer.target, recipe.data.history).to(device)
+    model = JEPA(networks["encoder"], predictor, regularizer.target, recipe.data.history)
     model.inverse_dynamics = inverse_dynamics_head(recipe, shapes, predictor)
     model.to(device)
     decoder = networks["decoder"]

@@ -120,6 +120,11 @@ class DecoderObjective(nn.Module):
         return nn.functional.mse_loss(self.decoder(z), windows[:, -1]), {}
 
 
+def objective_inputs(batch: Any) -> tuple:
+    """A loader's batch as an objective's arguments: clips alone, or (clips, actions)."""
+    return batch if isinstance(batch, tuple) else (batch,)
+
+
 def jepa_plan(recipe: Recipe, n_train: int) -> StepPlan:
     """Phase 1: every training trajectory once per epoch, in global batches of train.batch_size."""
     cfg = recipe.train
@@ -390,8 +395,7 @@ class Trainer:
     @torch.no_grad()
     def _validate_refit(self, objective: RefitObjective, batch: LatentBatch) -> dict[str, float]:
         objective.eval()
-        inputs = batch if isinstance(batch, tuple) else (batch,)
-        return {"val_loss": float(mean_across_ranks(objective(*inputs)[0]))}
+        return {"val_loss": float(mean_across_ranks(objective(*objective_inputs(batch))[0]))}
 
     @torch.no_grad()
     def _validate_decoder(self) -> dict[str, float]:
@@ -417,7 +421,7 @@ class Trainer:
             phase.objective.train()  # validation at the end of each epoch switches to eval
             tick = time.perf_counter()  # throughput counts batch gathering, not validation
             for i, batch in enumerate(phase.clips, start=1):
-                inputs = batch if isinstance(batch, tuple) else (batch,)  # (clips, actions)
+                inputs = objective_inputs(batch)
                 clips = phase.last_batch = inputs[0]
                 with autocast(device, cfg.precision):
                     loss, terms = phase.objective(*inputs)[:2]
