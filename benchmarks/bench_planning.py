@@ -1,22 +1,26 @@
 """Closed-loop planning with the acting recipes, against their references, over seeds.
 
-Trains each acting recipe (``two_rooms``, ``pendulum_swingup``) as shipped, one ``jepa run`` per
-seed (``seed=N`` changes the collected data, the initialisation and the held-out start/goal
-pairs), then plans with ``jepa plan`` on the run and writes ``benchmarks/tables/planning.md``
-(+ .csv): mean ± std over seeds of the success rate of each method of plan.json -- the world
-model, a random policy, the same planner with the true simulator (the ceiling), and the same
-planner on the random-encoder control and on the supervised model (both trained with the
-JEPA's budget) -- with the world model's final distance and planning time per step.
+Trains each acting recipe (``two_rooms``, ``two_rooms_image``, ``pendulum_swingup``) as shipped,
+one ``jepa run`` per seed (``seed=N`` changes the collected data, the initialisation and the
+held-out start/goal pairs), then plans with ``jepa plan`` on the run and writes
+``benchmarks/tables/planning.md`` (+ .csv): mean ± std over seeds of the success rate of each
+method of plan.json -- the world model, a random policy, the same planner with the true
+simulator (the ceiling), and the same planner on the random-encoder control and on the
+supervised model (both trained with the JEPA's budget) -- with the world model's final distance
+and planning time per step.
 
 ``--episodes`` sets ``plan.episodes`` (default: the recipe's); ``--plan KEY=VALUE`` passes any
 other ``plan.*`` override (e.g. ``plan.replan_every=2``), which the table's footer records.
-``--jobs 2`` trains and plans two seeds at once, each run on one thread.
+``--jobs 2`` trains and plans two seeds at once, each run on one thread. ``--train-only``
+trains and stops; ``--replan`` plans with the runs trained before under
+``benchmarks/results/planning/`` (training those it does not find), so a change of planner
+costs no retraining. The table holds every recipe's kept runs, not only those just run.
 
 Run directories go under ``benchmarks/results/planning/`` (git-ignored); each run's
 config.yaml, metrics.json and plan.json are kept under
 ``benchmarks/tables/runs/planning/<recipe>_seed-<N>/``.
 
-    uv run python benchmarks/bench_planning.py                         # 2 recipes x 3 seeds
+    uv run python benchmarks/bench_planning.py                         # 3 recipes x 3 seeds
     uv run python benchmarks/bench_planning.py --recipes pendulum_swingup --seeds 0
     uv run python benchmarks/bench_planning.py --tables-only           # rebuild the table
 """
@@ -41,10 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stamp import keep_run, publish, stamp  # noqa: E402  (a sibling module)
 from stamp import seeds_cell as cell  # noqa: E402
 
-RECIPES = ("two_rooms", "pendulum_swingup")
+RECIPES = ("two_rooms", "two_rooms_image", "pendulum_swingup")
 TABLES = ROOT / "benchmarks" / "tables"
 OUT = ROOT / "benchmarks" / "results" / "planning"
-KEPT_FILES = ("config.yaml", "metrics.json", "plan.json", "bench_wall.json")
+WALL_NAME = "bench_wall.json"
+KEPT_FILES = ("config.yaml", "metrics.json", "plan.json", WALL_NAME)
 #: the table's methods: (plan.json name, column heading)
 COLUMNS = (
     ("world_model", "JEPA world model"),
@@ -65,20 +70,36 @@ def jepa(args: list[str], log: Path) -> None:
         raise RuntimeError(f"`jepa {' '.join(args)}` failed ({code}); see {log}")
 
 
-def run_one(recipe: str, seed: int, out: Path, plan: list[str]) -> Path:
-    """Train the recipe with ``seed`` and plan with the run; returns its run directory."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def trained_run(out: Path) -> Path | None:
+    """The run a previous ``run_one`` trained under ``out`` (None where there is none)."""
+    runs = [p for p in out.iterdir() if (p / WALL_NAME).is_file()] if out.is_dir() else []
+    return max(runs) if runs else None
+
+
+def run_one(
+    recipe: str, seed: int, out: Path, plan: list[str] | None, replan: bool = False
+) -> Path:
+    """Train the recipe with ``seed`` (with ``replan``, reuse the run trained under ``out``)
+    and plan with the run (``plan`` None: train only); returns its run directory."""
+    run_dir = trained_run(out) if replan else None
     log = out / "bench.log"
-    relative = out.resolve().relative_to(ROOT)  # no machine paths in the kept config
+    if run_dir is None:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        relative = out.resolve().relative_to(ROOT)  # no machine paths in the kept config
+        started = time.perf_counter()
+        jepa(["run", recipe, f"seed={seed}", "train.threads=1", f"output.dir={relative}"], log)
+        run_dir = max(p for p in out.iterdir() if (p / "metrics.json").is_file())
+        walls = {"train_s": time.perf_counter() - started}
+        (run_dir / WALL_NAME).write_text(json.dumps(walls) + "\n")
+    if plan is None:
+        return run_dir
+    walls = json.loads((run_dir / WALL_NAME).read_text())
     started = time.perf_counter()
-    jepa(["run", recipe, f"seed={seed}", "train.threads=1", f"output.dir={relative}"], log)
-    trained = time.perf_counter()
-    run_dir = max(p for p in out.iterdir() if (p / "metrics.json").is_file())
     jepa(["plan", str(run_dir.relative_to(ROOT)), *plan], log)
-    walls = {"train_s": trained - started, "plan_s": time.perf_counter() - trained}
-    (run_dir / "bench_wall.json").write_text(json.dumps(walls) + "\n")
+    walls["plan_s"] = time.perf_counter() - started
+    (run_dir / WALL_NAME).write_text(json.dumps(walls) + "\n")
     return run_dir
 
 
@@ -138,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="seeds at once")
     parser.add_argument("--skip-done", action="store_true", help="keep runs already kept")
     parser.add_argument("--tables-only", action="store_true", help="rebuild from kept runs")
+    parser.add_argument("--train-only", action="store_true", help="train, plan later")
+    parser.add_argument(
+        "--replan", action="store_true", help="plan with the runs trained before, if any"
+    )
     parser.add_argument("--tables-dir", type=Path, default=TABLES)
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -153,15 +178,21 @@ def main(argv: list[str] | None = None) -> int:
 
     def one(key: tuple[str, int]) -> None:
         recipe, seed = key
-        keep(run_one(recipe, seed, OUT / recipe / f"seed-{seed}", plan), targets[key])
-        print(f"{recipe} seed {seed}: {numbers(targets[key])}", flush=True)
+        out = OUT / recipe / f"seed-{seed}"
+        run_dir = run_one(recipe, seed, out, None if args.train_only else plan, args.replan)
+        if not args.train_only:
+            keep(run_dir, targets[key])
+            print(f"{recipe} seed {seed}: {numbers(targets[key])}", flush=True)
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(one, todo))  # each command is its own process; list() re-raises
+    if args.train_only:
+        return 0
     results: dict[str, list[dict[str, Any]]] = {}
-    for (recipe, _), target in targets.items():
-        if (target / "plan.json").is_file():
-            results.setdefault(recipe, []).append(numbers(target))
+    for recipe in RECIPES:  # every recipe's kept runs, so one recipe's rerun keeps the others
+        for target in sorted(kept_root.glob(f"{recipe}_seed-*")):
+            if (target / "plan.json").is_file():
+                results.setdefault(recipe, []).append(numbers(target))
     import bench_results  # a sibling module: machine facts
 
     machine = bench_results.machine()

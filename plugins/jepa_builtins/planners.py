@@ -8,9 +8,12 @@ plan shifted one step) or the middle of the bounds, clip every sample to the bou
 the batch with the problem's cost. CEM refits the Gaussian to the ``elites`` best samples;
 MPPI moves its mean to the exponentially cost-weighted average of all samples. CEM returns
 its final mean or the best sequence it has seen, whichever costs less, so more iterations
-never make its plan worse. The gradient planner takes Adam steps on every restart's control
-points, projected back into the bounds after each step, and returns the best sequence it has
-seen; it needs a cost with gradients (the world model's), not the simulator's.
+never make its plan worse. From a warm start both may take fewer iterations
+(``warm_iterations``): under a receding horizon the previous plan already holds most of the
+answer, and the planning time per step falls with the iterations. The gradient planner takes
+Adam steps on every restart's control points, projected back into the bounds after each step,
+and returns the best sequence it has seen; it needs a cost with gradients (the world model's),
+not the simulator's.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class CEMParams(SamplingParams):
 
     # refits of the Gaussian per planning step
     iterations: int = attrs.field(default=6, validator=count(1, 1000))
+    # refits when the plan starts from the previous one (receding horizon; 0: iterations):
+    # the warm start already holds most of the answer, so a few refits keep it up to date
+    warm_iterations: int = attrs.field(default=0, validator=count(0, 1000))
     # best samples the Gaussian is refitted to
     elites: int = attrs.field(default=30, validator=count(1, 1_000_000))
     # initial standard deviation, as a fraction of half the action range
@@ -60,6 +66,9 @@ class MPPIParams(SamplingParams):
 
     # weighted updates of the mean per planning step
     iterations: int = attrs.field(default=6, validator=count(1, 1000))
+    # updates when the plan starts from the previous one (receding horizon; 0: iterations):
+    # the warm start already holds most of the answer, so a few refits keep it up to date
+    warm_iterations: int = attrs.field(default=0, validator=count(0, 1000))
     # standard deviation of the noise, as a fraction of half the action range
     noise: float = attrs.field(default=0.5, validator=positive(100.0))
     # temperature of the weights, in standard deviations of the batch's costs (low: greedy)
@@ -123,6 +132,13 @@ def _start(problem: PlanningProblem, knots: Knots, init: torch.Tensor | None) ->
     return middle.expand(knots.count, -1).clone()
 
 
+def _iterations(params: CEMParams | MPPIParams, init: torch.Tensor | None) -> int:
+    """How many iterations this plan gets: ``warm_iterations`` from a warm start, where set."""
+    return (
+        params.warm_iterations if init is not None and params.warm_iterations else params.iterations
+    )
+
+
 def _noise(problem: PlanningProblem, samples: int, points: int) -> torch.Tensor:
     shape = (samples, points, problem.action_dim)
     noise = torch.randn(shape, generator=problem.generator, device="cpu")
@@ -146,7 +162,7 @@ class CEM:
         floor = half * p.min_std
         best, best_cost = knots.expand(mean), float("inf")
         elites = min(p.elites, p.samples)
-        for _ in range(p.iterations):
+        for _ in range(_iterations(p, init)):
             points = problem.clip(mean + std * _noise(problem, p.samples, knots.count))
             points[0] = mean  # the current mean competes too
             samples = problem.clip(knots.expand(points))
@@ -175,7 +191,7 @@ class MPPI:
         p, knots = self.params, self.knots
         half = (problem.high - problem.low) / 2
         mean = _start(problem, knots, init)
-        for _ in range(p.iterations):
+        for _ in range(_iterations(p, init)):
             noise = half * p.noise * _noise(problem, p.samples, knots.count)
             points = problem.clip(mean + noise)
             points[0] = mean

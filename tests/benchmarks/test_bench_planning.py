@@ -61,3 +61,31 @@ def test_the_diagnosis_plans_the_simulator_with_the_speed_weighted_as_asked(
     run = run_tiny("pendulum_swingup", tmp_path, "decoder_train.epochs=1")
     assert diagnosis.simulator_success(run, 1.0, episodes=1) == 0.0
     assert diagnosis.simulator_success(run, 0.1, episodes=1) == 100.0
+
+
+def test_replanning_reuses_the_trained_run_and_the_table_keeps_every_recipes_rows(
+    benchmark_script, tmp_path, monkeypatch
+):
+    """--replan plans again with the run trained before (no second training), and a table
+    rebuilt for one recipe still holds the rows of the others' kept runs."""
+    bench = benchmark_script("bench_planning")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    out = tmp_path / "planning" / "two_rooms" / "seed-0"
+    out.mkdir(parents=True)
+    trained = run_tiny("two_rooms", tmp_path / "tiny", "decoder_train.epochs=1")
+    run = trained.rename(out / trained.name)  # where run_one keeps what it trained
+    (run / bench.WALL_NAME).write_text(json.dumps({"train_s": 120.0}))
+    small = ["plan.episodes=1", "plan.max_steps=2", "plan.planner.samples=8"]
+    small += ["plan.planner.horizon=3", "plan.planner.iterations=1", "plan.planner.elites=2"]
+    small += ["plan.baselines=false"]
+    assert bench.run_one("two_rooms", 0, out, small, replan=True) == run
+    walls = json.loads((run / bench.WALL_NAME).read_text())
+    assert walls["train_s"] == 120.0 and walls["plan_s"] > 0  # trained once, planned now
+    assert json.loads((run / "plan.json").read_text())["episodes"] == 1
+    tables = tmp_path / "tables"
+    for recipe in ("two_rooms", "pendulum_swingup"):
+        bench.keep(run, tables / "runs" / "planning" / f"{recipe}_seed-0")
+    args = ["--tables-only", "--recipes", "two_rooms", "--tables-dir", str(tables)]
+    assert bench.main(args) == 0
+    table = (tables / "planning.md").read_text()
+    assert "| `two_rooms` |" in table and "| `pendulum_swingup` |" in table

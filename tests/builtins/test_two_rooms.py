@@ -80,6 +80,23 @@ def test_reset_refuses_a_start_inside_the_wall_and_renders_a_frame():
     assert frame.shape == (32, 32, 3) and frame.dtype == np.uint8
 
 
+def test_frames_show_where_the_agent_stands_within_a_pixel():
+    """Anti-aliased: a move of a sixth of a pixel changes the frame, and the agent's red
+    weighted centre moves the same way, so a planner on frames can tell it is off its goal."""
+    env = TwoRooms(TwoRoomsParams(image_size=32))
+
+    def centre(x: float) -> float:
+        env.reset(options={"state": [x, 0.3]})
+        frame = env.render().astype(float)
+        red = np.clip(frame[..., 0] - frame[..., 1], 0, None)  # the agent's pixels only
+        return float((red * np.arange(32)[None]).sum() / red.sum())
+
+    pixel = 2 / 32
+    shifts = [centre(0.5 + k * pixel / 6) for k in range(4)]
+    assert all(b > a for a, b in zip(shifts, shifts[1:], strict=False))
+    assert shifts[-1] - shifts[0] == pytest.approx(0.5, abs=0.15)  # half a pixel, in pixels
+
+
 def test_the_gymnasium_adapter_exposes_the_true_state_and_starts_where_told():
     env = make_gymnasium(GymnasiumParams(id="Pendulum-v1"))
     assert env.render_mode == "rgb_array" and env.state_names == ("s0", "s1")

@@ -75,6 +75,26 @@ def test_a_warm_start_is_kept_when_it_is_already_optimal():
     assert torch.equal(shifted(best), best)  # constant plans shift into themselves
 
 
+@pytest.mark.parametrize("kind", ["cem", "mppi"])
+def test_a_warm_start_takes_warm_iterations_and_a_cold_one_iterations(kind):
+    calls: list[int] = []
+    goal = torch.tensor([0.4, 0.2])
+
+    def counted(actions: torch.Tensor) -> torch.Tensor:
+        calls.append(len(actions))
+        return quadratic(goal)(actions)
+
+    if kind == "cem":
+        planner = CEM(CEMParams(horizon=H, samples=20, iterations=7, warm_iterations=2))
+    else:
+        planner = MPPI(MPPIParams(horizon=H, samples=20, iterations=7, warm_iterations=2))
+    cold = planner.plan(problem(counted))
+    batches = sum(n == 20 for n in calls)
+    calls.clear()
+    planner.plan(problem(counted), cold)
+    assert (batches, sum(n == 20 for n in calls)) == (7, 2)
+
+
 class LinearActions(nn.Module):
     """z_t+1 = z_t + B a_t: an action-conditioned predictor the planner must invert."""
 
