@@ -37,6 +37,10 @@ class KeypointEncoderParams:
     the keypoint maps) is enough to find coloured bobs and keeps the encoder cheap.
     ``temperature`` is the softmax's starting temperature, learned per keypoint if
     ``learn_temperature`` (a sharp softmax follows one blob, a soft one averages several).
+    ``max_logit`` bounds the maps, so the softmax cannot grow sharper than
+    exp(2 max_logit / temperature) between pixels: unbounded, training sharpened it into an
+    argmax (on ``two_rooms_image`` a keypoint stood still while the agent moved 0.05 and then
+    jumped a whole 0.13 cell), a staircase in which positions near the goal look alike.
     ``presence`` adds each map's softmax-weighted activation, so the head can tell a keypoint
     that sees nothing. ``coord_channels`` appends x and y in [-1, 1] to each frame (CoordConv).
     ``channels_last`` holds convs in NHWC, which oneDNN runs faster on CPU.
@@ -54,6 +58,8 @@ class KeypointEncoderParams:
     keypoints: int = attrs.field(default=8, validator=count(1, 1024))
     temperature: float = attrs.field(default=1.0, validator=between(1e-3, 1e3))
     learn_temperature: bool = True
+    # bound on each map's value before the softmax (max_logit * tanh(map / max_logit); 0: none)
+    max_logit: float = attrs.field(default=0.0, validator=between(0.0, 1e3))
     presence: bool = False
     coord_channels: bool = False
     # hidden units of the head on the keypoints (when depth > 0)
@@ -71,14 +77,25 @@ class SpatialSoftmax(nn.Module):
     activation under the same distribution.
     """
 
-    def __init__(self, keypoints: int, height: int, width: int, temperature: float, learn: bool):
+    def __init__(
+        self,
+        keypoints: int,
+        height: int,
+        width: int,
+        temperature: float,
+        learn: bool,
+        max_logit: float = 0.0,
+    ):
         super().__init__()
+        self.max_logit = max_logit
         self.register_buffer("grid", coordinate_grid(height, width).flatten(1), persistent=False)
         log_t = torch.full((keypoints,), math.log(temperature))
         self.log_temperature = nn.Parameter(log_t, requires_grad=learn)
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flat = maps.flatten(2)  # [N, K, HW]
+        if self.max_logit:
+            flat = self.max_logit * torch.tanh(flat / self.max_logit)
         weights = torch.softmax(flat * (-self.log_temperature).exp()[:, None], dim=-1)
         points = torch.einsum("nkp,cp->nkc", weights, self.grid)  # [N, K, 2]
         presence = (weights * flat).sum(-1)  # [N, K]
@@ -104,7 +121,12 @@ class KeypointEncoder(ChannelsLast):
         with torch.no_grad():
             fh, fw = self.convs(torch.zeros(1, first_in, h, w)).shape[-2:]
         self.softmax = SpatialSoftmax(
-            params.keypoints, fh, fw, params.temperature, params.learn_temperature
+            params.keypoints,
+            fh,
+            fw,
+            params.temperature,
+            params.learn_temperature,
+            params.max_logit,
         )
         self.presence = params.presence
         per_frame = params.keypoints * (3 if params.presence else 2)

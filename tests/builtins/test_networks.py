@@ -135,6 +135,19 @@ def test_keypoints_learn_where_a_blob_is_in_a_few_steps():
     assert loss.item() < 0.05 * target.var().item()
 
 
+def test_a_bounded_keypoint_moves_with_a_blob_between_pixels():
+    """Maps of any scale: unbounded, the softmax is an argmax and the keypoint snaps to the
+    brighter pixel; with max_logit it sits between the two, in proportion to their values."""
+    maps = torch.zeros(1, 1, 1, 8)
+    maps[0, 0, 0, 3], maps[0, 0, 0, 4] = 1000.0, 600.0  # a blob between pixels 3 and 4
+    sharp = keypoints.SpatialSoftmax(1, 1, 8, temperature=1.0, learn=False)
+    bounded = keypoints.SpatialSoftmax(1, 1, 8, temperature=1.0, learn=False, max_logit=4.0)
+    grid = sharp.grid[0]  # the x coordinate of each pixel
+    assert sharp(maps)[0][0, 0, 0] == pytest.approx(float(grid[3]))
+    x = float(bounded(maps)[0][0, 0, 0])
+    assert float(grid[3]) < x < float(grid[4])
+
+
 def test_keypoint_temperature_is_learned_only_if_asked(host):
     learned = build(host, "encoders", "keypoints", (1, 16, 16))
     fixed = build(host, "encoders", "keypoints", (1, 16, 16), learn_temperature=False)
