@@ -207,10 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(map(str, seeds))} asked for, `seeds` column the ones found. Success: "
         "the environment's rule on its true state (two_rooms: ending within 0.1 of the goal; "
         "pendulum_swingup: within 30 degrees of upright over the last 2 s of 10 s), the same "
-        "planner and held-out start/goal pairs for every method of a seed. Plan overrides: "
-        f"{' '.join(plan) or 'none (the recipes as shipped)'}. Minutes per seed: `jepa run` "
-        "(collection and training), and `jepa plan` with every method including the training "
-        "of the two reference models."
+        "planner and held-out start/goal pairs for every method of a seed. Plan overrides "
+        f"of this command, for {', '.join(args.recipes)}: "
+        f"{' '.join(plan) or 'none (the recipes as shipped)'}; every row's own settings are "
+        "in its kept plan.json, a dash a method not planned. Minutes per seed: `jepa run` "
+        "(collection and training), and `jepa plan` with the methods it planned (the "
+        "reference models' training included)."
     )
     write(results, footer, args.tables_dir)
     return 0
