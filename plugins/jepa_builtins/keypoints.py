@@ -37,10 +37,11 @@ class KeypointEncoderParams:
     the keypoint maps) is enough to find coloured bobs and keeps the encoder cheap.
     ``temperature`` is the softmax's starting temperature, learned per keypoint if
     ``learn_temperature`` (a sharp softmax follows one blob, a soft one averages several).
-    ``max_logit`` bounds the maps, so the softmax cannot grow sharper than
-    exp(2 max_logit / temperature) between pixels: unbounded, training sharpened it into an
-    argmax (on ``two_rooms_image`` a keypoint stood still while the agent moved 0.05 and then
-    jumped a whole 0.13 cell), a staircase in which positions near the goal look alike.
+    ``max_logit`` bounds the maps, so at a fixed temperature the softmax's weights of any two
+    pixels stay within a factor exp(2 max_logit / temperature): unbounded, training sharpened
+    it into an argmax (on ``two_rooms_image`` a keypoint stood still while the agent moved 0.05
+    and then jumped a whole 0.13 cell), a staircase in which positions near the goal look
+    alike.
     ``presence`` adds each map's softmax-weighted activation, so the head can tell a keypoint
     that sees nothing. ``coord_channels`` appends x and y in [-1, 1] to each frame (CoordConv).
     ``channels_last`` holds convs in NHWC, which oneDNN runs faster on CPU.
