@@ -89,6 +89,8 @@ def summarise(episodes: list[Episode]) -> dict[str, Any]:
             {
                 "start": e.task.start.tolist(),
                 "goal": e.task.goal.tolist(),
+                # where the agent stopped: a miss far from the goal says where it got stuck
+                "final_state": e.states[-1].tolist(),
                 "final_distance": e.final_distance,
                 "success": e.success,
             }

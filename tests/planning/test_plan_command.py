@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import imageio_ffmpeg
+import numpy as np
 import pytest
 import torch
 
@@ -58,7 +59,10 @@ def test_a_tiny_two_rooms_run_plans_and_writes_plan_json(acting_run, capsys):
     for result in report["methods"].values():
         assert 0.0 <= result["success_rate"] <= 1.0 and result["final_distance_mean"] >= 0
         assert result["seconds_per_step"] >= 0 and len(result["episodes"]) == 2
-        assert {"start", "goal", "final_distance", "success"} <= set(result["episodes"][0])
+        first = result["episodes"][0]
+        assert {"start", "goal", "final_state", "final_distance", "success"} <= set(first)
+        ends = np.linalg.norm(np.subtract(first["final_state"], first["goal"]))
+        assert ends == pytest.approx(first["final_distance"], rel=1e-4, abs=1e-6)
     starts = [e["start"] for e in report["methods"]["world_model"]["episodes"]]
     assert starts == [e["start"] for e in report["methods"]["random"]["episodes"]]
     # the world model's episodes filmed from the environment: a real H.264 video
