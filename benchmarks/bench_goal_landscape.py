@@ -48,13 +48,14 @@ class Landscape:
 
     def latents(self, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Latents [N, D] of the free states among ``states``, and those states."""
+        from jepa_framework.planning.closed_loop import observe
+
         observations, free = [], []
         for state in states:
             try:
-                observation, _ = self.env.reset(seed=0, options={"state": state})
+                observations.append(np.asarray(observe(self.env, state, seed=0)))
             except ValueError:  # a wall or outside the arena
                 continue
-            observations.append(np.asarray(observation))
             free.append(state)
         windows = np.repeat(np.stack(observations)[:, None], self.run.history, axis=1)
         return self.run.encode(windows).numpy(), free
